@@ -1,0 +1,409 @@
+"""Pure functions from raw API answers to typed records.
+
+The service is loose with types: numbers come as strings, ints or floats; fields may be
+missing, empty or null; status values beyond the documented ones occur. A missing or
+unusable scalar becomes None (and is reported in `problems`, never silently invented);
+a structure that is not what the API documents raises DtsApiError(InvalidResponse).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dts_exporter import errors
+from dts_exporter.errors import DtsApiError
+
+INITIALIZATION_LISTS = (
+    "StructureInitializationDetails",
+    "DataInitializationDetails",
+    "DataSynchronizationDetails",
+)
+
+# Documented status values; others are kept as they come.
+OBJECT_STATUSES = ("NotStarted", "Migrating", "Failed", "Finished")
+TASK_STATUSES = ("NotStarted", "Prechecking", "PrecheckFailed", "Migrating", "Failed", "Finished")
+MISSING_STATUS = "Unknown"
+
+_DTS_CODE_RE = re.compile(r"\bDTS-\d{4,}\b")
+_EXCEPTION_RE = re.compile(r"\b(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Exception|Error)\b")
+_STATUS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class TableProgress:
+    """One DataInitializationDetails entry."""
+
+    source_db: str
+    dest_db: str
+    table: str
+    status: str
+    total_rows: float | None
+    finished_rows: float | None
+    used_time_seconds: float | None
+    error_message: str
+
+
+@dataclass(frozen=True)
+class StructureObject:
+    """One StructureInitializationDetails entry (or a nested constraint)."""
+
+    source_db: str
+    dest_db: str
+    object_type: str
+    object_name: str
+    status: str
+    error_message: str
+    constraints: tuple[StructureObject, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncDetail:
+    """One DataSynchronizationDetails entry (documented as going away)."""
+
+    source_db: str
+    dest_db: str
+    table: str
+    status: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class InitializationStatus:
+    tables: tuple[TableProgress, ...]
+    structure: tuple[StructureObject, ...]
+    synchronization: tuple[SyncDetail, ...] | None  # None when the list is absent
+    duplicates: tuple[str, ...] = ()  # "db.table" names listed more than once (merged)
+    problems: tuple[str, ...] = ()  # fields that were present but unusable
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a modify task (precheck, structure/data initialization, data sync)."""
+
+    status: str | None
+    percent: float | None
+    progress: float | None = None
+    delay_seconds: float | None = None
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class PrecheckItem:
+    name: str
+    check_status: str
+    error_message: str
+    repair_method: str
+
+
+@dataclass(frozen=True)
+class ModifyStatus:
+    status: str | None
+    error_message: str
+    precheck: Stage | None
+    precheck_items: tuple[PrecheckItem, ...]
+    structure_initialization: Stage | None
+    data_initialization: Stage | None
+    data_synchronization: Stage | None
+    problems: tuple[str, ...] = ()
+
+
+# -- scalar helpers -------------------------------------------------------------------------
+
+
+def list_field(body: Mapping[str, Any], key: str) -> list[Any] | None:
+    """A list-valued field; None when absent or null.
+
+    Tolerates the XML-to-JSON wrapping some Alibaba APIs use (`{"Item": [...]}`).
+    """
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, Mapping) and len(value) == 1:
+        (inner,) = value.values()
+        value = inner if isinstance(inner, list) else [inner]
+    if not isinstance(value, list):
+        raise DtsApiError(errors.INVALID_RESPONSE, f"{key} is {_kind(value)}, expected a list")
+    return value
+
+
+def error_code(message: str) -> str:
+    """A bounded code from a free-text error message: `DTS-1020042`, a Java exception
+    class, or "" when nothing recognisable is there."""
+    if not message:
+        return ""
+    match = _DTS_CODE_RE.search(message) or _EXCEPTION_RE.search(message)
+    return match.group(0) if match else "Other"
+
+
+class _Fields:
+    """Reads scalar fields of one entry, noting unusable values in `problems`."""
+
+    def __init__(self, entry: Mapping[str, Any], where: str, problems: list[str]) -> None:
+        self.entry = entry
+        self.where = where
+        self.problems = problems
+
+    def text(self, key: str) -> str:
+        value = self.entry.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value).strip()
+        self.problems.append(f"{self.where}.{key}: {_kind(value)} is not text")
+        return ""
+
+    def status(self, key: str) -> str:
+        value = self.text(key)
+        if not value:
+            return MISSING_STATUS
+        if not _STATUS_RE.match(value):
+            self.problems.append(f"{self.where}.{key}: unexpected status {value[:40]!r}")
+            return "Other"
+        return value
+
+    def number(self, key: str) -> float | None:
+        value = self.entry.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        result: float | None = None
+        if isinstance(value, bool):
+            result = None
+        elif isinstance(value, (int, float)):
+            result = float(value)
+        elif isinstance(value, str):
+            try:
+                result = float(value.strip())
+            except ValueError:
+                result = None
+        if result is None or not math.isfinite(result):
+            self.problems.append(f"{self.where}.{key}: {_kind(value)} is not a number")
+            return None
+        return result
+
+
+def _entries(
+    items: list[Any] | None, where: str, problems: list[str]
+) -> Iterable[tuple[int, Mapping[str, Any]]]:
+    for index, item in enumerate(items or []):
+        if isinstance(item, Mapping):
+            yield index, item
+        else:
+            problems.append(f"{where}[{index}]: {_kind(item)} is not an object")
+
+
+def _dedupe(
+    items: Iterable[T], key: Callable[[T], K], better: Callable[[T, T], bool]
+) -> tuple[list[T], list[K]]:
+    """Merge entries with the same key deterministically; return them and the repeated keys."""
+    kept: dict[K, T] = {}
+    repeated: list[K] = []
+    for item in items:
+        k = key(item)
+        if k in kept:
+            if k not in repeated:
+                repeated.append(k)
+            if better(item, kept[k]):
+                kept[k] = item
+        else:
+            kept[k] = item
+    return list(kept.values()), repeated
+
+
+def _more_advanced(new: TableProgress, old: TableProgress) -> bool:
+    # Paging a list that changes underneath can repeat a table: keep the later view,
+    # which is the one with more rows copied (ties: the later entry).
+    return (new.finished_rows or 0.0) >= (old.finished_rows or 0.0)
+
+
+# -- DescribeInitializationStatus ----------------------------------------------------------
+
+
+def parse_initialization_status(body: Mapping[str, Any]) -> InitializationStatus:
+    problems: list[str] = []
+    tables = [
+        _table(_Fields(entry, f"DataInitializationDetails[{i}]", problems))
+        for i, entry in _entries(
+            list_field(body, "DataInitializationDetails"), "DataInitializationDetails", problems
+        )
+    ]
+    tables, repeated = _dedupe(tables, lambda t: (t.source_db, t.dest_db, t.table), _more_advanced)
+    structure = [
+        _structure_object(entry, f"StructureInitializationDetails[{i}]", problems)
+        for i, entry in _entries(
+            list_field(body, "StructureInitializationDetails"),
+            "StructureInitializationDetails",
+            problems,
+        )
+    ]
+    structure, _ = _dedupe(
+        structure,
+        lambda o: (o.source_db, o.dest_db, o.object_type, o.object_name),
+        lambda new, old: True,
+    )
+    sync_items = list_field(body, "DataSynchronizationDetails")
+    synchronization: tuple[SyncDetail, ...] | None = None
+    if sync_items is not None:
+        details = [
+            _sync_detail(_Fields(entry, f"DataSynchronizationDetails[{i}]", problems))
+            for i, entry in _entries(sync_items, "DataSynchronizationDetails", problems)
+        ]
+        merged, _ = _dedupe(
+            details, lambda d: (d.source_db, d.dest_db, d.table), lambda new, old: True
+        )
+        synchronization = tuple(merged)
+    return InitializationStatus(
+        tables=tuple(tables),
+        structure=tuple(structure),
+        synchronization=synchronization,
+        duplicates=tuple(f"{src}.{table}" for src, _, table in repeated),
+        problems=tuple(problems),
+    )
+
+
+def _table(f: _Fields) -> TableProgress:
+    return TableProgress(
+        source_db=f.text("SourceOwnerDBName"),
+        dest_db=f.text("DestinationOwnerDBName"),
+        table=f.text("TableName"),
+        status=f.status("Status"),
+        total_rows=f.number("TotalRowNum"),
+        finished_rows=f.number("FinishRowNum"),
+        used_time_seconds=f.number("UsedTime"),
+        error_message=f.text("ErrorMessage"),
+    )
+
+
+def _structure_object(
+    entry: Mapping[str, Any], where: str, problems: list[str], *, nested: bool = False
+) -> StructureObject:
+    f = _Fields(entry, where, problems)
+    constraints: tuple[StructureObject, ...] = ()
+    if not nested:
+        raw = entry.get("Constraints")
+        if isinstance(raw, Mapping) and len(raw) == 1:
+            (raw,) = raw.values()
+        if isinstance(raw, list):
+            constraints = tuple(
+                _structure_object(item, f"{where}.Constraints[{i}]", problems, nested=True)
+                for i, item in _entries(raw, f"{where}.Constraints", problems)
+            )
+        elif raw not in (None, ""):
+            problems.append(f"{where}.Constraints: {_kind(raw)} is not a list")
+    return StructureObject(
+        source_db=f.text("SourceOwnerDBName"),
+        dest_db=f.text("DestinationOwnerDBName"),
+        object_type=f.text("ObjectType") or "Unknown",
+        object_name=f.text("ObjectName"),
+        status=f.status("Status"),
+        error_message=f.text("ErrorMessage"),
+        constraints=constraints,
+    )
+
+
+def _sync_detail(f: _Fields) -> SyncDetail:
+    return SyncDetail(
+        source_db=f.text("SourceOwnerDBName"),
+        dest_db=f.text("DestinationOwnerDBName"),
+        table=f.text("TableName"),
+        status=f.status("Status"),
+        error_message=f.text("ErrorMessage"),
+    )
+
+
+# -- DescribeSynchronizationObjectModifyStatus ---------------------------------------------
+
+
+def parse_modify_status(body: Mapping[str, Any]) -> ModifyStatus:
+    problems: list[str] = []
+    top = _Fields(body, "", problems)
+    status_text = top.text("Status")
+    precheck_raw = _struct(body, "PrecheckStatus", problems)
+    items: list[PrecheckItem] = []
+    if precheck_raw is not None:
+        detail = precheck_raw.get("Detail")
+        if isinstance(detail, Mapping) and len(detail) == 1:
+            (detail,) = detail.values()
+        if isinstance(detail, Mapping):
+            detail = [detail]
+        if isinstance(detail, list):
+            for i, entry in _entries(detail, "PrecheckStatus.Detail", problems):
+                f = _Fields(entry, f"PrecheckStatus.Detail[{i}]", problems)
+                items.append(
+                    PrecheckItem(
+                        name=f.text("ItemName") or "Unknown",
+                        check_status=f.status("CheckStatus"),
+                        error_message=f.text("ErrorMessage"),
+                        repair_method=f.text("RepairMethod"),
+                    )
+                )
+        elif detail not in (None, ""):
+            problems.append(f"PrecheckStatus.Detail: {_kind(detail)} is not a list")
+    items, _ = _dedupe(items, lambda item: item.name, lambda new, old: True)
+    return ModifyStatus(
+        status=(top.status("Status") if status_text else None),
+        error_message=top.text("ErrorMessage"),
+        precheck=_stage(precheck_raw, "PrecheckStatus", problems),
+        precheck_items=tuple(items),
+        structure_initialization=_stage(
+            _struct(body, "StructureInitializationStatus", problems),
+            "StructureInitializationStatus",
+            problems,
+        ),
+        data_initialization=_stage(
+            _struct(body, "DataInitializationStatus", problems),
+            "DataInitializationStatus",
+            problems,
+        ),
+        data_synchronization=_stage(
+            _struct(body, "DataSynchronizationStatus", problems),
+            "DataSynchronizationStatus",
+            problems,
+        ),
+        problems=tuple(problems),
+    )
+
+
+def _struct(body: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any] | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(f"{key}: {_kind(value)} is not an object")
+        return None
+    return value
+
+
+def _stage(raw: Mapping[str, Any] | None, where: str, problems: list[str]) -> Stage | None:
+    if raw is None:
+        return None
+    f = _Fields(raw, where, problems)
+    return Stage(
+        status=f.status("Status") if f.text("Status") else None,
+        percent=f.number("Percent"),
+        progress=f.number("Progress"),
+        delay_seconds=f.number("Delay"),
+        error_message=f.text("ErrorMessage"),
+    )
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
