@@ -1,0 +1,240 @@
+"""Fetching: one collection calls both actions for every configured id, concurrently.
+
+`Collection.run()` fans the calls out over a bounded pool, enforces the scrape deadline,
+and returns a `Snapshot`; it never raises. `DtsCollector` is the prometheus-client
+collector: concurrent scrapes share one in-flight collection (single flight), and
+registering it makes no API call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, Generic, TypeVar
+
+from prometheus_client.core import Metric as Family
+from prometheus_client.registry import Collector
+
+from dts_exporter import errors
+from dts_exporter.api_stats import ApiStats
+from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS, DtsClient
+from dts_exporter.config import Config, JobConfig
+from dts_exporter.errors import DtsApiError
+from dts_exporter.exposition import build_families, describe_families
+from dts_exporter.logfmt import quote
+from dts_exporter.parsing import parse_initialization_status, parse_modify_status
+from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class SingleFlight(Generic[T]):
+    """Callers arriving while a call is in flight wait for and share its result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: Future[T] | None = None
+
+    def run(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            future = self._current
+            leader = future is None
+            if future is None:
+                future = self._current = Future()
+        if leader:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._current = None
+        return future.result()
+
+
+class _StateLog:
+    """Logs an id's failure once when it starts (or its code changes) and once on recovery,
+    instead of on every scrape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[tuple[str, str, str], str] = {}
+        self._notes: dict[tuple[str, str, str], frozenset[str]] = {}
+
+    def result(self, action: str, job_id: str, task_id: str, error: DtsApiError | None) -> None:
+        key = (action, job_id, task_id)
+        with self._lock:
+            previous = self._codes.get(key)
+            current = None if error is None else error.code
+            if current is None:
+                self._codes.pop(key, None)
+            else:
+                self._codes[key] = current
+        if error is not None and current != previous:
+            log.warning(
+                "DTS call failed action=%s job_id=%s task_id=%s code=%s http_status=%s "
+                "request_id=%s message=%s",
+                action,
+                job_id,
+                task_id,
+                error.code,
+                error.http_status if error.http_status is not None else "",
+                error.request_id,
+                quote(error.message),
+            )
+        elif error is None and previous is not None:
+            log.info(
+                "DTS call recovered action=%s job_id=%s task_id=%s previous_code=%s",
+                action,
+                job_id,
+                task_id,
+                previous,
+            )
+
+    def notes(
+        self, action: str, job_id: str, task_id: str, kind: str, notes: tuple[str, ...]
+    ) -> None:
+        key = (action, job_id, f"{task_id}/{kind}")
+        current = frozenset(notes)
+        with self._lock:
+            changed = self._notes.get(key, frozenset()) != current
+            self._notes[key] = current
+        if notes and changed:
+            log.warning(
+                "%s action=%s job_id=%s task_id=%s count=%d first=%s",
+                kind,
+                action,
+                job_id,
+                task_id,
+                len(notes),
+                quote(notes[0]),
+            )
+
+
+class Collection:
+    """Runs one collection of every configured id; owns the bounded worker pool."""
+
+    def __init__(
+        self,
+        config: Config,
+        client: DtsClient,
+        stats: ApiStats,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._client = client
+        self._stats = stats
+        self._clock = clock
+        self._log = _StateLog()
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.concurrency, thread_name_prefix="dts-api"
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+    def run(self) -> Snapshot:
+        started = self._clock()
+        deadline = started + self._config.scrape_timeout_seconds
+        job_futures = [
+            (job, self._pool.submit(self._fetch_job, job, deadline)) for job in self._config.jobs
+        ]
+        task_futures = [
+            (job.id, task_id, self._pool.submit(self._fetch_task, job.id, task_id, deadline))
+            for job in self._config.jobs
+            for task_id in job.modify_tasks
+        ]
+        everything: list[Future[Any]] = [f for _, f in job_futures]
+        everything.extend(f for _, _, f in task_futures)
+        wait(everything, timeout=max(0.0, deadline - self._clock()))
+
+        late = DtsApiError(
+            errors.TIMEOUT,
+            f"not done within scrape_timeout_seconds={self._config.scrape_timeout_seconds:g}",
+        )
+        jobs = tuple(
+            future.result() if future.done() else JobResult(job, None, late)
+            for job, future in job_futures
+        )
+        tasks = tuple(
+            future.result() if future.done() else TaskResult(job_id, task_id, None, late)
+            for job_id, task_id, future in task_futures
+        )
+        for job_result in jobs:
+            self._log.result(
+                DESCRIBE_INITIALIZATION_STATUS, job_result.job.id, "", job_result.error
+            )
+        for task_result in tasks:
+            self._log.result(
+                DESCRIBE_MODIFY_STATUS, task_result.job_id, task_result.task_id, task_result.error
+            )
+        return Snapshot(
+            region=self._config.region,
+            jobs=jobs,
+            tasks=tasks,
+            duration_seconds=self._clock() - started,
+        )
+
+    def _fetch_job(self, job: JobConfig, deadline: float) -> JobResult:
+        action = DESCRIBE_INITIALIZATION_STATUS
+        try:
+            body = self._client.describe_initialization_status(job.id, deadline=deadline)
+            status = parse_initialization_status(body)
+        except DtsApiError as exc:
+            exc.action = action
+            return JobResult(job, None, exc)
+        except Exception as exc:  # the scrape boundary: report, never propagate
+            log.exception("unexpected failure action=%s job_id=%s", action, job.id)
+            return JobResult(job, None, DtsApiError(errors.UNKNOWN_ERROR, repr(exc), action=action))
+        self._report_notes(action, job.id, "", status.problems)
+        self._log.notes(
+            action, job.id, "", "table listed more than once, merged", status.duplicates
+        )
+        return JobResult(job, status, None)
+
+    def _fetch_task(self, job_id: str, task_id: str, deadline: float) -> TaskResult:
+        action = DESCRIBE_MODIFY_STATUS
+        try:
+            body = self._client.describe_modify_status(task_id, deadline=deadline)
+            status = parse_modify_status(body)
+        except DtsApiError as exc:
+            exc.action = action
+            return TaskResult(job_id, task_id, None, exc)
+        except Exception as exc:  # the scrape boundary: report, never propagate
+            log.exception("unexpected failure action=%s task_id=%s", action, task_id)
+            return TaskResult(
+                job_id, task_id, None, DtsApiError(errors.UNKNOWN_ERROR, repr(exc), action=action)
+            )
+        self._report_notes(action, job_id, task_id, status.problems)
+        return TaskResult(job_id, task_id, status, None)
+
+    def _report_notes(
+        self, action: str, job_id: str, task_id: str, problems: tuple[str, ...]
+    ) -> None:
+        if problems:
+            self._stats.add_problems(action, len(problems))
+        self._log.notes(action, job_id, task_id, "unusable fields skipped", problems)
+
+
+class DtsCollector(Collector):
+    """The prometheus-client collector: fresh families on every scrape."""
+
+    def __init__(self, collection: Collection, stats: ApiStats) -> None:
+        self._collection = collection
+        self._stats = stats
+        self._flight: SingleFlight[Snapshot] = SingleFlight()
+
+    def describe(self) -> Iterator[Family]:
+        # Declared so that registering does not trigger a collection (and API calls).
+        return describe_families()
+
+    def collect(self) -> Iterator[Family]:
+        snapshot = self._flight.run(self._collection.run)
+        yield from build_families(snapshot, self._stats)

@@ -1,0 +1,191 @@
+"""Snapshot -> metric families. Pure: no I/O, no clocks, easy to test and to benchmark."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.core import (
+    Metric as Family,
+)
+
+from dts_exporter import __version__
+from dts_exporter import metrics as m
+from dts_exporter.api_stats import ApiStats
+from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
+from dts_exporter.parsing import (
+    OBJECT_STATUSES,
+    TASK_STATUSES,
+    InitializationStatus,
+    ModifyStatus,
+    Stage,
+    error_code,
+)
+from dts_exporter.snapshot import Snapshot
+
+PRECHECK_CHECK_STATUSES = ("Success", "Failed")
+
+
+class _Builder:
+    """Collects samples per declared metric and builds one family each."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Family] = {}
+
+    def family(self, metric: m.Metric) -> Family:
+        fam = self._families.get(metric.name)
+        if fam is None:
+            if metric.type == "counter":
+                fam = CounterMetricFamily(metric.name, metric.help, labels=metric.labels)
+            elif metric.type == "histogram":
+                fam = HistogramMetricFamily(metric.name, metric.help, labels=metric.labels)
+            else:
+                fam = GaugeMetricFamily(metric.name, metric.help, labels=metric.labels)
+            self._families[metric.name] = fam
+        return fam
+
+    def add(self, metric: m.Metric, labels: Sequence[str], value: float | None) -> None:
+        if value is None:  # a missing field produces no series, never an invented 0
+            return
+        fam = self.family(metric)
+        assert isinstance(fam, (GaugeMetricFamily, CounterMetricFamily))
+        fam.add_metric(list(labels), value)
+
+    def counts(
+        self,
+        metric: m.Metric,
+        prefix: Sequence[str],
+        values: Iterable[str],
+        always: Sequence[str],
+    ) -> None:
+        tally = Counter(values)
+        for status in always:
+            tally.setdefault(status, 0)
+        for status in sorted(tally):
+            self.add(metric, (*prefix, status), float(tally[status]))
+
+    def families(self) -> list[Family]:
+        return list(self._families.values())
+
+
+def build_families(snapshot: Snapshot, stats: ApiStats) -> list[Family]:
+    b = _Builder()
+    for job in snapshot.jobs:
+        b.add(m.JOB_INFO, (job.job.id, job.job.name, snapshot.region), 1.0)
+        b.add(m.UP, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), float(job.error is None))
+        if job.status is not None:
+            _initialization(b, job.job.id, job.status)
+    for task in snapshot.tasks:
+        b.add(m.UP, (DESCRIBE_MODIFY_STATUS, task.job_id, task.task_id), float(task.error is None))
+        if task.status is not None:
+            _modify(b, (task.job_id, task.task_id), task.status)
+    _exporter(b, snapshot, stats)
+    return b.families()
+
+
+def describe_families() -> Iterator[Family]:
+    """Empty families for every declared metric: what `describe()` reports to a registry."""
+    b = _Builder()
+    for metric in m.ALL_METRICS:
+        b.family(metric)
+    yield from b.families()
+
+
+def _initialization(b: _Builder, job_id: str, status: InitializationStatus) -> None:
+    for table in status.tables:
+        labels = (job_id, table.source_db, table.dest_db, table.table)
+        for metric, read in m.TABLE_VALUES:
+            b.add(metric, labels, read(table))
+        b.add(m.TABLE_STATUS, (*labels, table.status), 1.0)
+        if table.error_message:
+            b.add(m.TABLE_ERROR, (*labels, error_code(table.error_message)), 1.0)
+    b.counts(m.TABLES, (job_id,), (t.status for t in status.tables), OBJECT_STATUSES)
+
+    by_type: dict[str, list[str]] = {}
+    constraints: list[str] = []
+    for obj in status.structure:
+        by_type.setdefault(obj.object_type, []).append(obj.status)
+        for item in (obj, *obj.constraints):
+            if item.error_message:
+                b.add(
+                    m.OBJECT_ERROR,
+                    (
+                        job_id,
+                        item.source_db,
+                        item.dest_db,
+                        item.object_type,
+                        item.object_name,
+                        error_code(item.error_message),
+                    ),
+                    1.0,
+                )
+        constraints.extend(c.status for c in obj.constraints)
+    for object_type in sorted(by_type):
+        b.counts(m.OBJECTS, (job_id, object_type), by_type[object_type], OBJECT_STATUSES)
+    b.counts(m.CONSTRAINTS, (job_id,), constraints, OBJECT_STATUSES)
+
+    if status.synchronization is not None:
+        b.counts(
+            m.SYNC_TABLES, (job_id,), (d.status for d in status.synchronization), OBJECT_STATUSES
+        )
+
+
+def _modify(b: _Builder, ids: tuple[str, str], status: ModifyStatus) -> None:
+    if status.status is not None:
+        for value in sorted({*TASK_STATUSES, status.status}):
+            b.add(m.TASK_STATUS, (*ids, value), float(value == status.status))
+    if status.error_message:
+        b.add(m.STAGE_ERROR, (*ids, "task", error_code(status.error_message)), 1.0)
+
+    stages: tuple[Stage | None, ...] = (
+        status.precheck,
+        status.structure_initialization,
+        status.data_initialization,
+        status.data_synchronization,
+    )
+    for name, stage in zip(m.STAGES, stages, strict=True):
+        if stage is None:
+            continue
+        if stage.status is not None:
+            for value in sorted({*OBJECT_STATUSES, stage.status}):
+                b.add(m.STAGE_STATUS, (*ids, name, value), float(value == stage.status))
+        b.add(
+            m.STAGE_PROGRESS, (*ids, name), None if stage.percent is None else stage.percent / 100
+        )
+        if stage.error_message:
+            b.add(m.STAGE_ERROR, (*ids, name, error_code(stage.error_message)), 1.0)
+
+    if status.structure_initialization is not None:
+        b.add(m.STRUCTURE_PROGRESS, ids, status.structure_initialization.progress)
+    if status.data_initialization is not None:
+        b.add(m.DATA_PROGRESS, ids, status.data_initialization.progress)
+    if status.data_synchronization is not None:
+        b.add(m.DELAY, ids, status.data_synchronization.delay_seconds)
+
+    for item in status.precheck_items:
+        b.add(m.PRECHECK_ITEM, (*ids, item.name), float(item.check_status == "Success"))
+    if status.precheck is not None or status.precheck_items:
+        b.counts(
+            m.PRECHECK_ITEMS,
+            ids,
+            (item.check_status for item in status.precheck_items),
+            PRECHECK_CHECK_STATUSES,
+        )
+
+
+def _exporter(b: _Builder, snapshot: Snapshot, stats: ApiStats) -> None:
+    for (action, code), count in sorted(stats.requests().items()):
+        b.add(m.API_REQUESTS, (action, code), float(count))
+    durations = b.family(m.API_DURATION)
+    assert isinstance(durations, HistogramMetricFamily)
+    for action, (buckets, total) in sorted(stats.durations().items()):
+        durations.add_metric([action], buckets, total)
+    for action, count in sorted(stats.problems().items()):
+        b.add(m.RESPONSE_PROBLEMS, (action,), float(count))
+    b.add(m.SCRAPE_DURATION, (), snapshot.duration_seconds)
+    b.add(m.BUILD_INFO, (__version__,), 1.0)

@@ -1,0 +1,163 @@
+"""The exporter's HTTP endpoints: /metrics, /healthz and a landing page."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import logging
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from dts_exporter import __version__
+from dts_exporter.errors import ConfigError
+from dts_exporter.logfmt import quote
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9881
+DEFAULT_LISTEN_ADDRESS = f":{DEFAULT_PORT}"
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT` (all interfaces) or `[IPv6]:PORT` -> (host, port)."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise ConfigError(f"listen address {value!r}: expected HOST:PORT, e.g. :{DEFAULT_PORT}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ConfigError(f"listen address {value!r}: write IPv6 addresses as [ADDR]:PORT")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"listen address {value!r}: port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    registry: CollectorRegistry
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class ExporterServer:
+    """Serves a registry over HTTP in a background thread."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        server_class: type[_Server] = _Server6 if ":" in host else _Server
+        try:
+            self._server = server_class((host, port), _Handler)
+        except OSError as exc:
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        self._server.registry = registry
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def url(self, host: str | None = None) -> str:
+        bound = str(self._server.server_address[0])
+        shown = host or ("127.0.0.1" if bound in ("", "0.0.0.0") else bound)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"http://{shown}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+_LANDING = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>dts-exporter</title></head>
+<body>
+<h1>dts-exporter {version}</h1>
+<p>Prometheus exporter for Alibaba Cloud DTS synchronization jobs.</p>
+<ul>
+<li><a href="metrics">metrics</a></li>
+<li><a href="healthz">healthz</a></li>
+</ul>
+</body></html>
+"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = f"dts-exporter/{__version__}"
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/metrics":
+            self._metrics()
+        elif path == "/healthz":
+            self._send(200, b"ok\n", "text/plain; charset=utf-8")
+        elif path == "/":
+            body = _LANDING.format(version=html.escape(__version__)).encode()
+            self._send(200, body, "text/html; charset=utf-8")
+        else:
+            self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def _method_not_allowed(self) -> None:
+        self._send(405, b"405 method not allowed\n", "text/plain; charset=utf-8", allow="GET, HEAD")
+
+    def do_POST(self) -> None:
+        self._method_not_allowed()
+
+    def do_PUT(self) -> None:
+        self._method_not_allowed()
+
+    def do_DELETE(self) -> None:
+        self._method_not_allowed()
+
+    def _metrics(self) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        try:
+            body = encoder(self.server.registry)
+        except Exception:  # never expected: the collector does not raise; keep serving
+            log.exception("metrics exposition failed")
+            self._send(500, b"500 metrics exposition failed\n", "text/plain; charset=utf-8")
+            return
+        encoding = None
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body, compresslevel=5)
+            encoding = "gzip"
+        self._send(200, body, content_type, encoding=encoding)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        *,
+        encoding: str | None = None,
+        allow: str | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        if allow:
+            self.send_header("Allow", allow)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("http request client=%s line=%s", self.client_address[0], quote(format % args))
