@@ -143,28 +143,38 @@ class Collection:
     def run(self) -> Snapshot:
         started = self._clock()
         deadline = started + self._config.scrape_timeout_seconds
+        # Calls stop a little before the collection gives up on them, so that a late call
+        # ends as a counted Timeout within this scrape rather than after it.
+        call_deadline = deadline - min(0.25, 0.1 * self._config.scrape_timeout_seconds)
         job_futures = [
-            (job, self._pool.submit(self._fetch_job, job, deadline)) for job in self._config.jobs
+            (job, self._pool.submit(self._fetch_job, job, call_deadline))
+            for job in self._config.jobs
         ]
         task_futures = [
-            (job.id, task_id, self._pool.submit(self._fetch_task, job.id, task_id, deadline))
+            (job.id, task_id, self._pool.submit(self._fetch_task, job.id, task_id, call_deadline))
             for job in self._config.jobs
             for task_id in job.modify_tasks
         ]
         everything: list[Future[Any]] = [f for _, f in job_futures]
         everything.extend(f for _, _, f in task_futures)
-        wait(everything, timeout=max(0.0, deadline - self._clock()))
+        _, not_done = wait(everything, timeout=max(0.0, deadline - self._clock()))
+        for future in not_done:
+            future.cancel()  # still queued: no point calling the API after the scrape
 
         late = DtsApiError(
             errors.TIMEOUT,
             f"not done within scrape_timeout_seconds={self._config.scrape_timeout_seconds:g}",
         )
         jobs = tuple(
-            future.result() if future.done() else JobResult(job, None, late)
+            future.result()
+            if future.done() and not future.cancelled()
+            else JobResult(job, None, late)
             for job, future in job_futures
         )
         tasks = tuple(
-            future.result() if future.done() else TaskResult(job_id, task_id, None, late)
+            future.result()
+            if future.done() and not future.cancelled()
+            else TaskResult(job_id, task_id, None, late)
             for job_id, task_id, future in task_futures
         )
         for job_result in jobs:

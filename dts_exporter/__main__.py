@@ -1,0 +1,3 @@
+from dts_exporter.cli import main
+
+main()

@@ -1,0 +1,272 @@
+"""Command line: serve, check, simulate, demo.
+
+Every expected failure (bad config, no credentials, port in use) is one line on stderr
+and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+
+from dts_exporter import __version__, simulator
+from dts_exporter.check import format_table, run_checks
+from dts_exporter.config import Config, JobConfig, load_config
+from dts_exporter.credentials import (
+    Credentials,
+    CredentialsProvider,
+    StaticProvider,
+    from_environment,
+)
+from dts_exporter.errors import ConfigError
+from dts_exporter.exporter import build_exporter, make_client
+from dts_exporter.logfmt import setup_logging
+from dts_exporter.web import DEFAULT_LISTEN_ADDRESS, ExporterServer, parse_listen_address
+
+log = logging.getLogger("dts_exporter")
+
+EXIT_USAGE = 2
+DEFAULT_SIMULATOR_ADDRESS = "127.0.0.1:8080"
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"dts-exporter: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _credentials() -> CredentialsProvider:
+    provider = from_environment(os.environ)
+    if provider is None:
+        _fail(
+            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
+            "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
+        )
+    return provider
+
+
+def _address(value: str) -> tuple[str, int]:
+    try:
+        return parse_listen_address(value)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("shutting down signal=%s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not stop.wait(3600):
+        pass
+
+
+def _serve_until_signal(
+    config: Config, credentials: CredentialsProvider, listen: str, announce: Callable[[str], None]
+) -> None:
+    host, port = _address(listen)
+    exporter = build_exporter(config, credentials)
+    try:
+        server = ExporterServer(exporter.registry, host, port)
+    except ConfigError as exc:
+        exporter.close()
+        _fail(str(exc))
+    server.start()
+    announce(server.url())
+    try:
+        _wait_for_signal()
+    finally:
+        server.close()
+        exporter.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dts-exporter")
+def main() -> None:
+    """Prometheus exporter for Alibaba Cloud DTS synchronization jobs."""
+
+
+listen_option = click.option(
+    "--listen-address",
+    "--web.listen-address",
+    "listen_address",
+    default=DEFAULT_LISTEN_ADDRESS,
+    show_default=True,
+    envvar="DTS_EXPORTER_LISTEN_ADDRESS",
+    help="HOST:PORT to serve /metrics on (':PORT' for all interfaces).",
+)
+config_option = click.option(
+    "--config",
+    "--config.file",
+    "config_path",
+    required=True,
+    envvar="DTS_EXPORTER_CONFIG",
+    help="YAML config file (see README).",
+)
+
+
+@main.command()
+@config_option
+@listen_option
+def serve(config_path: str, listen_address: str) -> None:
+    """Serve metrics for the configured DTS jobs."""
+    config = _load(config_path)
+    setup_logging(config.log_level)
+    if not config.jobs:
+        _fail(f"{config_path}: jobs: no jobs configured; list at least one SynchronizationJobId")
+    credentials = _credentials()
+    _serve_until_signal(
+        config,
+        credentials,
+        listen_address,
+        lambda url: log.info(
+            "listening address=%s version=%s jobs=%d tasks=%d credentials=%s",
+            url,
+            __version__,
+            len(config.jobs),
+            sum(len(job.modify_tasks) for job in config.jobs),
+            credentials.name,
+        ),
+    )
+
+
+@main.command()
+@config_option
+def check(config_path: str) -> None:
+    """Call each action once per configured id and print the results."""
+    config = _load(config_path)
+    setup_logging("error")
+    if not config.jobs:
+        _fail(f"{config_path}: jobs: no jobs configured; list at least one SynchronizationJobId")
+    credentials = _credentials()
+    client = make_client(config, credentials)
+    try:
+        rows = run_checks(config, client)
+    finally:
+        client.close()
+    click.echo(
+        f"endpoint: {client.endpoint}  region: {config.region}  credentials: {credentials.name}"
+    )
+    click.echo(format_table(rows))
+    failed = sum(not row.ok for row in rows)
+    click.echo(f"{len(rows) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option(
+    "--listen-address",
+    "listen_address",
+    default=DEFAULT_SIMULATOR_ADDRESS,
+    show_default=True,
+    help="HOST:PORT for the simulated DTS endpoint.",
+)
+@click.option(
+    "--scenario", "scenario_path", help="JSON/YAML scenario file (default: built-in demo)."
+)
+@click.option("--access-key-id", help="AccessKeyId the simulator accepts (default: the demo key).")
+@click.option(
+    "--access-key-secret",
+    envvar="DTS_SIMULATOR_ACCESS_KEY_SECRET",
+    help="AccessKey secret the simulator accepts (default: the demo secret).",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
+)
+def simulate(
+    listen_address: str,
+    scenario_path: str | None,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    log_level: str,
+) -> None:
+    """Run a simulated DTS OpenAPI endpoint (for demos and tests)."""
+    setup_logging(log_level)
+    host, port = _address(listen_address)
+    try:
+        scenario = simulator.load_scenario(scenario_path) if scenario_path else None
+        server = simulator.start_simulator(
+            host,
+            port,
+            access_key_id=access_key_id or simulator.DEMO_ACCESS_KEY_ID,
+            access_key_secret=access_key_secret or simulator.DEMO_ACCESS_KEY_SECRET,
+            scenario=scenario,
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot listen on {listen_address}: {exc.strerror or exc}")
+    log.info(
+        "simulator listening address=%s scenario=%s",
+        server.url,
+        scenario_path or "built-in demo",
+    )
+    try:
+        _wait_for_signal()
+    finally:
+        server.close()
+
+
+@main.command()
+@listen_option
+@click.option(
+    "--simulator-address",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="HOST:PORT for the built-in simulator (port 0 picks a free one).",
+)
+def demo(listen_address: str, simulator_address: str) -> None:
+    """Run the exporter against a built-in DTS simulator: no Alibaba account needed."""
+    setup_logging("info")
+    sim_host, sim_port = _address(simulator_address)
+    try:
+        sim = simulator.start_simulator(sim_host, sim_port)
+    except OSError as exc:
+        _fail(f"cannot listen on {simulator_address}: {exc.strerror or exc}")
+    config = Config(
+        region="cn-hangzhou",
+        endpoint=sim.url,
+        jobs=tuple(
+            JobConfig(id=job.job_id, name=job.name, modify_tasks=job.task_ids)
+            for job in simulator.DEMO_JOBS
+        ),
+        timeout_seconds=5.0,
+        scrape_timeout_seconds=10.0,
+    )
+    credentials = StaticProvider(
+        Credentials(simulator.DEMO_ACCESS_KEY_ID, simulator.DEMO_ACCESS_KEY_SECRET),
+        name="demo key pair",
+    )
+
+    def announce(url: str) -> None:
+        click.echo(
+            f"dts-exporter {__version__} demo\n"
+            f"  simulated DTS API: {sim.url}  (built-in scenario, demo key pair)\n"
+            f"  exporter:          {url}/\n"
+            f"  metrics:           {url}/metrics\n"
+            f"  health:            {url}/healthz\n"
+            f"  try: curl -s {url}/metrics | grep '^dts_'\n"
+            "Press Ctrl+C to stop."
+        )
+
+    try:
+        _serve_until_signal(config, credentials, listen_address, announce)
+    finally:
+        sim.close()

@@ -1,0 +1,202 @@
+"""The API client: error mapping, paging, signing, against the simulator where it matters."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dts_exporter.client import (
+    DESCRIBE_INITIALIZATION_STATUS,
+    DtsClient,
+    bounded_code,
+    decode_response,
+)
+from dts_exporter.credentials import Credentials, StaticProvider
+from dts_exporter.errors import DtsApiError
+from dts_exporter.simulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    DEMO_JOBS,
+    SimulatorServer,
+    load_scenario,
+    start_simulator,
+)
+from tests.conftest import make_tables, write_scenario
+
+ACTION = DESCRIBE_INITIALIZATION_STATUS
+
+
+def _error(status: int, content: bytes) -> DtsApiError:
+    with pytest.raises(DtsApiError) as info:
+        decode_response(ACTION, status, content)
+    return info.value
+
+
+def test_service_error_body_gives_its_code() -> None:
+    err = _error(400, b'{"RequestId": "R1", "Code": "Throttling.User", "Message": "flow control"}')
+    assert (err.code, err.message, err.http_status, err.request_id) == (
+        "Throttling.User",
+        "flow control",
+        400,
+        "R1",
+    )
+
+
+def test_http_error_without_body_gives_http_code() -> None:
+    assert _error(502, b"<html>Bad Gateway</html>").code == "HTTP502"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"a": 1', b"[1, 2]", b"", b"\xff\xfe"])
+def test_malformed_bodies_are_invalid_response(content: bytes) -> None:
+    assert _error(200, content).code == "InvalidResponse"
+
+
+@pytest.mark.parametrize("success", [False, "false", "False"])
+def test_success_false_gives_err_code(success: object) -> None:
+    body = b'{"Success": %s, "ErrCode": "InternalError", "ErrMessage": "boom"}' % (
+        b"false" if success is False else b'"' + str(success).encode() + b'"'
+    )
+    err = _error(200, body)
+    assert (err.code, err.message) == ("InternalError", "boom")
+
+
+@pytest.mark.parametrize("success", [True, "true", "TRUE"])
+def test_success_true_in_any_form(success: object) -> None:
+    literal = b"true" if success is True else b'"' + str(success).encode() + b'"'
+    assert decode_response(ACTION, 200, b'{"Success": %s, "X": 1}' % literal)["X"] == 1
+
+
+def test_unbounded_codes_are_not_passed_through() -> None:
+    assert bounded_code("Throttling.User") == "Throttling.User"
+    assert bounded_code("drop table; --") == "UnknownError"
+    assert bounded_code(None) == "UnknownError"
+    assert bounded_code("x" * 200) == "UnknownError"
+
+
+# -- against the simulator -----------------------------------------------------------------
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
+    scenario = {
+        "jobs": {
+            "dtsbig": {"DataInitializationDetails": make_tables(250)},
+            "dtspage2": {"DataInitializationDetails": make_tables(250)},
+            "dtsslow": {"DataInitializationDetails": make_tables(1)},
+        },
+        "tasks": {"task1": {"Status": "Migrating"}},
+        "faults": {
+            "dtspage2": [{"kind": "throttling", "pages": [2]}],
+            "dtsslow": [{"kind": "latency", "seconds": 2}],
+        },
+    }
+    server = start_simulator(
+        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
+    )
+    yield server
+    server.close()
+
+
+def client_for(url: str, secret: str = DEMO_ACCESS_KEY_SECRET, **kwargs: Any) -> DtsClient:
+    observed: list[tuple[str, str, float]] = []
+    client = DtsClient(
+        endpoint=url,
+        region="cn-hangzhou",
+        credentials=StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, secret)),
+        timeout_seconds=kwargs.pop("timeout_seconds", 5.0),
+        observer=lambda a, c, s: observed.append((a, c, s)),
+        **kwargs,
+    )
+    client.observed = observed  # type: ignore[attr-defined]
+    return client
+
+
+def test_paging_merges_all_pages(sim: SimulatorServer) -> None:
+    client = client_for(sim.url)
+    body = client.describe_initialization_status("dtsbig")
+    names = [t["TableName"] for t in body["DataInitializationDetails"]]
+    assert names == [f"t{i:05d}" for i in range(250)]
+    assert body["PageCount"] == 3
+    assert [code for _, code, _ in client.observed] == ["Success"] * 3  # type: ignore[attr-defined]
+
+
+def test_a_failing_page_fails_the_whole_job(sim: SimulatorServer) -> None:
+    with pytest.raises(DtsApiError) as info:
+        client_for(sim.url).describe_initialization_status("dtspage2")
+    assert info.value.code == "Throttling.User"
+
+
+def test_modify_status(sim: SimulatorServer) -> None:
+    assert client_for(sim.url).describe_modify_status("task1")["Status"] == "Migrating"
+
+
+def test_unknown_id_is_a_business_error(sim: SimulatorServer) -> None:
+    with pytest.raises(DtsApiError) as info:
+        client_for(sim.url).describe_initialization_status("dtsnope")
+    assert info.value.code == "InvalidJobId"
+
+
+def test_wrong_secret_is_refused_and_never_echoed(sim: SimulatorServer) -> None:
+    with pytest.raises(DtsApiError) as info:
+        client_for(sim.url, secret="not-the-secret").describe_modify_status("task1")
+    assert info.value.code == "SignatureDoesNotMatch"
+    assert "not-the-secret" not in str(info.value)
+    assert "not-the-secret" not in repr(info.value)
+
+
+def test_timeout_has_its_own_code(sim: SimulatorServer) -> None:
+    client = client_for(sim.url, timeout_seconds=0.3)
+    with pytest.raises(DtsApiError) as info:
+        client.describe_initialization_status("dtsslow")
+    assert info.value.code == "Timeout"
+    assert client.observed[-1][1] == "Timeout"  # type: ignore[attr-defined]
+
+
+def test_deadline_caps_the_call(sim: SimulatorServer) -> None:
+    client = client_for(sim.url, timeout_seconds=10)
+    started = time.monotonic()
+    with pytest.raises(DtsApiError) as info:
+        client.describe_initialization_status("dtsslow", deadline=started + 0.3)
+    assert info.value.code == "Timeout"
+    assert time.monotonic() - started < 1.5
+
+
+def test_connection_refused_has_its_own_code() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(DtsApiError) as info:
+        client_for(f"http://127.0.0.1:{port}").describe_modify_status("task1")
+    assert info.value.code == "ConnectionError"
+    assert "Signature" not in info.value.message
+
+
+def test_security_token_is_sent() -> None:
+    server = start_simulator("127.0.0.1", 0, security_token="sts-token-value")
+    try:
+        task = next(job.task_ids[0] for job in DEMO_JOBS if job.task_ids)
+        with_token = DtsClient(
+            endpoint=server.url,
+            region="cn-hangzhou",
+            credentials=StaticProvider(
+                Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, "sts-token-value")
+            ),
+            timeout_seconds=5,
+        )
+        assert with_token.describe_modify_status(task)["Success"] in (True, "true")
+        with pytest.raises(DtsApiError) as info:
+            client_for(server.url).describe_modify_status(task)
+        assert info.value.code.startswith("InvalidSecurityToken")
+    finally:
+        server.close()
+
+
+def test_every_attempt_gets_a_fresh_nonce(sim: SimulatorServer) -> None:
+    client = client_for(sim.url)
+    for _ in range(5):  # a reused nonce would be refused with SignatureNonceUsed
+        client.describe_modify_status("task1")

@@ -1,0 +1,182 @@
+"""Collection behaviour a user notices: isolation of failures, deadlines, single flight."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+
+from dts_exporter.config import Config, JobConfig
+from dts_exporter.credentials import Credentials, StaticProvider
+from dts_exporter.exporter import Exporter, build_exporter
+from dts_exporter.simulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    SimulatorServer,
+    load_scenario,
+    start_simulator,
+)
+from dts_exporter.simulator.scenario import Fault
+from tests.conftest import Scrape, load_fixture, make_tables, write_scenario
+
+INIT = "DescribeInitializationStatus"
+MODIFY = "DescribeSynchronizationObjectModifyStatus"
+CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
+    scenario = {
+        "jobs": {
+            "dtsgood": load_fixture("describe_initialization_status.json"),
+            "dtsbig": {"DataInitializationDetails": make_tables(250)},
+            "dtspage2": {"DataInitializationDetails": make_tables(250)},
+            "dtsslow": {"DataInitializationDetails": make_tables(1)},
+            "dtsthrottled": {"DataInitializationDetails": make_tables(1)},
+        },
+        "tasks": {
+            "taskgood": load_fixture("describe_modify_status.json"),
+            "taskbroken": {"Status": "Migrating"},
+        },
+        "faults": {
+            "dtspage2": [{"kind": "internal_error", "pages": [2]}],
+            "dtsslow": [{"kind": "latency", "seconds": 3}],
+            "dtsthrottled": [{"kind": "throttling"}],
+            "taskbroken": [{"kind": "malformed"}],
+        },
+    }
+    server = start_simulator(
+        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
+    )
+    yield server
+    server.close()
+
+
+def make_exporter(url: str, jobs: list[JobConfig], **overrides: Any) -> Exporter:
+    config = Config(region="cn-hangzhou", endpoint=url, jobs=tuple(jobs), **overrides)
+    return build_exporter(config, CREDS)
+
+
+def up(scrape: Scrape, job_id: str, task_id: str = "") -> float | None:
+    action = MODIFY if task_id else INIT
+    return scrape.get("dts_up", action=action, job_id=job_id, task_id=task_id)
+
+
+def test_registering_makes_no_api_call(sim: SimulatorServer) -> None:
+    exporter = make_exporter(sim.url, [JobConfig("dtsgood", modify_tasks=("taskgood",))])
+    try:
+        assert sim.request_counts() == {} or sum(sim.request_counts().values()) == 0
+    finally:
+        exporter.close()
+
+
+def test_failures_are_isolated_and_counted(sim: SimulatorServer) -> None:
+    jobs = [
+        JobConfig("dtsgood", "orders", ("taskgood", "taskbroken")),
+        JobConfig("dtsthrottled"),
+        JobConfig("dtspage2"),
+        JobConfig("dtsbig"),
+    ]
+    exporter = make_exporter(sim.url, jobs)
+    try:
+        r = Scrape(exporter.registry)
+        assert up(r, "dtsgood") == 1
+        assert up(r, "dtsgood", "taskgood") == 1
+        assert up(r, "dtsgood", "taskbroken") == 0
+        assert up(r, "dtsthrottled") == 0
+        assert up(r, "dtspage2") == 0
+        assert up(r, "dtsbig") == 1
+        # a half job is never exported as whole: no table series for the page-2 failure
+        assert (
+            r.get("dts_data_initialization_tables", job_id="dtspage2", status="Migrating") is None
+        )
+        assert r.get("dts_data_initialization_tables", job_id="dtsbig", status="Migrating") == 250
+        assert (
+            r.get(
+                "dts_data_initialization_synced_rows",
+                job_id="dtsgood",
+                source_db="dtstestdata",
+                dest_db="dtstestdata",
+                table="customer",
+            )
+            == 9993
+        )
+        requests = {
+            code: r.get("dts_exporter_api_requests_total", action=action, code=code)
+            for action, code in [
+                (INIT, "Throttling.User"),
+                (INIT, "InternalError"),
+                (MODIFY, "InvalidResponse"),
+            ]
+        }
+        assert requests == {"Throttling.User": 1, "InternalError": 1, "InvalidResponse": 1}
+    finally:
+        exporter.close()
+
+
+def test_scrape_deadline_marks_late_ids_timeout(sim: SimulatorServer) -> None:
+    exporter = make_exporter(
+        sim.url, [JobConfig("dtsslow"), JobConfig("dtsgood")], scrape_timeout_seconds=1.0
+    )
+    try:
+        r = Scrape(exporter.registry)
+        assert up(r, "dtsslow") == 0
+        assert up(r, "dtsgood") == 1
+        duration = r.get("dts_exporter_scrape_duration_seconds")
+        assert duration is not None and duration < 2.5
+        assert r.get("dts_exporter_api_requests_total", action=INIT, code="Timeout") == 1
+    finally:
+        exporter.close()
+
+
+def test_concurrent_scrapes_share_one_collection(sim: SimulatorServer) -> None:
+    sim.set_faults({"*": [Fault(kind="latency", seconds=0.5)]})
+    exporter = make_exporter(
+        sim.url, [JobConfig("dtsgood", modify_tasks=("taskgood",)), JobConfig("dtsbig")]
+    )
+    try:
+        outputs: list[bytes] = []
+        threads = [
+            threading.Thread(target=lambda: outputs.append(generate_latest(exporter.registry)))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        counts = sim.request_counts()
+        # one set of calls: dtsgood (1 page) + dtsbig (3 pages) + one task
+        assert counts.get(INIT) == 4
+        assert counts.get(MODIFY) == 1
+        assert len(outputs) == 4 and all(b"dts_up" in out for out in outputs)
+    finally:
+        exporter.close()
+
+
+def test_failure_is_logged_once_and_recovery_once(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    exporter = make_exporter(sim.url, [JobConfig("dtsthrottled")])
+    try:
+        with caplog.at_level(logging.INFO, logger="dts_exporter"):
+            for _ in range(3):
+                generate_latest(exporter.registry)
+            sim.set_faults({})
+            generate_latest(exporter.registry)
+            generate_latest(exporter.registry)
+        failures = [r.getMessage() for r in caplog.records if "DTS call failed" in r.getMessage()]
+        recoveries = [
+            r.getMessage() for r in caplog.records if "DTS call recovered" in r.getMessage()
+        ]
+        assert len(failures) == 1
+        assert "job_id=dtsthrottled" in failures[0] and "code=Throttling.User" in failures[0]
+        assert f"action={INIT}" in failures[0]
+        assert len(recoveries) == 1
+        assert up(Scrape(exporter.registry), "dtsthrottled") == 1
+    finally:
+        exporter.close()
