@@ -12,7 +12,12 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, DEMO_JOBS
+from dts_exporter.simulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    DEMO_JOBS,
+    FAULT_KINDS,
+)
 from tests.conftest import Scrape, load_fixture, make_tables
 from tests.procs import Process, free_port, run_cli
 
@@ -31,7 +36,14 @@ FAULTS = {
     "dtsmalformed": ({"kind": "malformed"}, "InvalidResponse"),
     "dtssuccessfalse": ({"kind": "success_false"}, "InternalError"),
     "dtspage2": ({"kind": "throttling", "pages": [2]}, "Throttling.User"),
+    "dtstruncated": ({"kind": "truncated"}, "InvalidResponse"),
+    "dtshtml": ({"kind": "html"}, "HTTP502"),
+    "dtsreset": ({"kind": "reset"}, "ConnectionError"),
 }
+
+
+def test_every_simulator_fault_kind_is_exercised() -> None:
+    assert {fault["kind"] for fault, _ in FAULTS.values()} == set(FAULT_KINDS)
 
 
 @pytest.fixture(scope="module")
