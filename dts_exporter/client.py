@@ -133,8 +133,8 @@ class DtsClient:
         started = self._clock()
         code = errors.UNKNOWN_ERROR
         try:
-            response = self._send(url, timeout, action)
-            body = decode_response(action, response.status_code, response.content)
+            status, content = self._send(url, timeout, action)
+            body = decode_response(action, status, content)
             code = "Success"
             return body
         except DtsApiError as exc:
@@ -163,18 +163,10 @@ class DtsClient:
         query["Signature"] = signing.sign_v1("POST", query, creds.access_key_secret)
         return query
 
-    def _send(self, url: str, timeout: float, action: str) -> requests.Response:
+    def _send(self, url: str, timeout: float, action: str) -> tuple[int, bytes]:
+        """POST and read the body, at most MAX_BODY_BYTES of it: (status, body)."""
         try:
-            response = self._session.post(url, timeout=timeout, stream=True)
-            try:
-                length = int(response.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    raise DtsApiError(
-                        errors.INVALID_RESPONSE,
-                        f"response of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit",
-                        action=action,
-                        http_status=response.status_code,
-                    )
+            with self._session.post(url, timeout=timeout, stream=True) as response:
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_content(chunk_size=256 * 1024):
@@ -187,10 +179,7 @@ class DtsClient:
                             http_status=response.status_code,
                         )
                     chunks.append(chunk)
-                response._content = b"".join(chunks)
-            finally:
-                response.close()
-            return response
+                return response.status_code, b"".join(chunks)
         except requests.Timeout:
             raise DtsApiError(
                 errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action

@@ -122,14 +122,22 @@ def list_field(body: Mapping[str, Any], key: str) -> list[Any] | None:
 
     Tolerates the XML-to-JSON wrapping some Alibaba APIs use (`{"Item": [...]}`).
     """
-    value = body.get(key)
+    value = _unwrap(body.get(key))
     if value is None or value == "":
         return None
-    if isinstance(value, Mapping) and len(value) == 1:
-        (inner,) = value.values()
-        value = inner if isinstance(inner, list) else [inner]
     if not isinstance(value, list):
         raise DtsApiError(errors.INVALID_RESPONSE, f"{key} is {_kind(value)}, expected a list")
+    return value
+
+
+def _unwrap(value: object) -> object:
+    """`{"Item": [...]}` or `{"Item": {...}}` -> the list (XML-to-JSON wrapping); else as is."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        (inner,) = value.values()
+        if isinstance(inner, list):
+            return inner
+        if isinstance(inner, Mapping):
+            return [inner]
     return value
 
 
@@ -286,9 +294,7 @@ def _structure_object(
     f = _Fields(entry, where, problems)
     constraints: tuple[StructureObject, ...] = ()
     if not nested:
-        raw = entry.get("Constraints")
-        if isinstance(raw, Mapping) and len(raw) == 1:
-            (raw,) = raw.values()
+        raw = _unwrap(entry.get("Constraints"))
         if isinstance(raw, list):
             constraints = tuple(
                 _structure_object(item, f"{where}.Constraints[{i}]", problems, nested=True)
@@ -327,10 +333,8 @@ def parse_modify_status(body: Mapping[str, Any]) -> ModifyStatus:
     precheck_raw = _struct(body, "PrecheckStatus", problems)
     items: list[PrecheckItem] = []
     if precheck_raw is not None:
-        detail = precheck_raw.get("Detail")
-        if isinstance(detail, Mapping) and len(detail) == 1:
-            (detail,) = detail.values()
-        if isinstance(detail, Mapping):
+        detail = _unwrap(precheck_raw.get("Detail"))
+        if isinstance(detail, Mapping):  # a single check item, not in a list
             detail = [detail]
         if isinstance(detail, list):
             for i, entry in _entries(detail, "PrecheckStatus.Detail", problems):

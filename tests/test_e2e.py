@@ -28,7 +28,7 @@ CREDS = {
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
 }
 # One job per fault kind the simulator can inject, beside healthy ones.
-FAULTS = {
+FAULTS: dict[str, tuple[dict[str, object], str]] = {
     "dtsthrottling": ({"kind": "throttling"}, "Throttling.User"),
     "dtsinternal": ({"kind": "internal_error"}, "InternalError"),
     "dtsunavailable": ({"kind": "service_unavailable"}, "ServiceUnavailable"),
