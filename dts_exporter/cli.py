@@ -170,6 +170,15 @@ def check(config_path: str) -> None:
     sys.exit(1 if failed else 0)
 
 
+demo_offset_option = click.option(
+    "--demo-offset",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Start the built-in demo as if it had been running this many seconds.",
+)
+
+
 @main.command()
 @click.option(
     "--listen-address",
@@ -190,12 +199,14 @@ def check(config_path: str) -> None:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
+@demo_offset_option
 def simulate(
     listen_address: str,
     scenario_path: str | None,
     access_key_id: str | None,
     access_key_secret: str | None,
     log_level: str,
+    demo_offset: float,
 ) -> None:
     """Run a simulated DTS OpenAPI endpoint (for demos and tests)."""
     setup_logging(log_level)
@@ -208,6 +219,7 @@ def simulate(
             access_key_id=access_key_id or simulator.DEMO_ACCESS_KEY_ID,
             access_key_secret=access_key_secret or simulator.DEMO_ACCESS_KEY_SECRET,
             scenario=scenario,
+            demo_offset=demo_offset,
         )
     except ConfigError as exc:
         _fail(str(exc))
@@ -232,12 +244,13 @@ def simulate(
     show_default=True,
     help="HOST:PORT for the built-in simulator (port 0 picks a free one).",
 )
-def demo(listen_address: str, simulator_address: str) -> None:
+@demo_offset_option
+def demo(listen_address: str, simulator_address: str, demo_offset: float) -> None:
     """Run the exporter against a built-in DTS simulator: no Alibaba account needed."""
     setup_logging("info")
     sim_host, sim_port = _address(simulator_address)
     try:
-        sim = simulator.start_simulator(sim_host, sim_port)
+        sim = simulator.start_simulator(sim_host, sim_port, demo_offset=demo_offset)
     except OSError as exc:
         _fail(f"cannot listen on {simulator_address}: {exc.strerror or exc}")
     config = Config(

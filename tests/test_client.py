@@ -200,3 +200,15 @@ def test_every_attempt_gets_a_fresh_nonce(sim: SimulatorServer) -> None:
     client = client_for(sim.url)
     for _ in range(5):  # a reused nonce would be refused with SignatureNonceUsed
         client.describe_modify_status("task1")
+
+
+def test_demo_offset_starts_the_built_in_demo_later() -> None:
+    task = DEMO_JOBS[0].task_ids[0]  # walks Prechecking -> Migrating -> Finished in 10 minutes
+    statuses = []
+    for offset in (0.0, 360.0, 900.0):
+        server = start_simulator("127.0.0.1", 0, demo_offset=offset)
+        try:
+            statuses.append(client_for(server.url).describe_modify_status(task)["Status"])
+        finally:
+            server.close()
+    assert statuses == ["Prechecking", "Migrating", "Finished"]

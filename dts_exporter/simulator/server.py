@@ -178,12 +178,13 @@ class SimulatorServer(ThreadingHTTPServer):
         authenticator: Authenticator,
         scenario: Scenario | None,
         clock: Callable[[], float],
+        demo_offset: float = 0.0,
     ) -> None:
         super().__init__(address, _Handler)
         self.authenticator = authenticator
         self.scenario = scenario
         self._clock = clock
-        self._started = clock()
+        self._started = clock() - demo_offset
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._faults: dict[str, tuple[Fault, ...]] = dict(scenario.faults) if scenario else {}
@@ -491,11 +492,20 @@ def start_simulator(
     security_token: str | None = None,
     scenario: Scenario | None = None,
     clock: Callable[[], float] = time.time,
+    demo_offset: float = 0.0,
 ) -> SimulatorServer:
-    """Bind (port 0 = ephemeral) and serve in a daemon thread; returns at once."""
+    """Bind (port 0 = ephemeral) and serve in a daemon thread; returns at once.
+
+    `demo_offset` starts the built-in demo as if it had been running that many seconds
+    (the authentication clock is not shifted).
+    """
     authenticator = Authenticator(access_key_id, access_key_secret, security_token, clock)
     server = SimulatorServer(
-        (host, port), authenticator=authenticator, scenario=scenario, clock=clock
+        (host, port),
+        authenticator=authenticator,
+        scenario=scenario,
+        clock=clock,
+        demo_offset=demo_offset,
     )
     server.serve_in_background()
     return server
