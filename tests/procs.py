@@ -21,17 +21,22 @@ def free_port() -> int:
 
 
 class Process:
-    """A `python -m dts_exporter ...` child whose output goes to a log file."""
+    """A child process (by default `python -m dts_exporter ...`) logging to a file."""
 
     def __init__(
-        self, args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+        self,
+        args: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        executable: str | None = None,
     ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
         full_env.update(env or {})
+        command = [executable] if executable else [sys.executable, "-m", "dts_exporter"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dts_exporter", *args],
+            [*command, *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -95,3 +95,9 @@ def test_every_alert_is_documented_and_labelled() -> None:
         assert "{{" in notes["description"], f"{name}: description must be templated"
         assert notes["runbook_url"] == RUNBOOK_BASE + name.lower()
         assert name.lower() in headings, f"{name} has no section in docs/runbook.md"
+
+
+def test_readme_alert_table_matches_the_rules() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(Dts\w+)` \| (\w+) \| (\w+) \|", readme, flags=re.MULTILINE)
+    assert rows == [(r["alert"], r["labels"]["severity"], r["for"]) for r in alerts()]
