@@ -41,6 +41,8 @@ class ApiStats:
         self._requests: dict[tuple[str, str], int] = defaultdict(int)
         self._durations: dict[str, _Histogram] = defaultdict(_Histogram)
         self._problems: dict[str, int] = defaultdict(int)
+        self._retries: dict[tuple[str, str], int] = defaultdict(int)
+        self._refreshes: dict[tuple[str, str], int] = defaultdict(int)
         for action in actions:  # present from the start, so rate() works on the first change
             self._requests[(action, "Success")] = 0
             self._durations[action] = _Histogram()
@@ -50,6 +52,22 @@ class ApiStats:
         with self._lock:
             self._requests[(action, code)] += 1
             self._durations[action].observe(seconds)
+
+    def retry(self, action: str, code: str) -> None:
+        with self._lock:
+            self._retries[(action, code)] += 1
+
+    def refresh(self, provider: str, code: str) -> None:
+        with self._lock:
+            self._refreshes[(provider, code)] += 1
+
+    def retries(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._retries)
+
+    def refreshes(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._refreshes)
 
     def add_problems(self, action: str, count: int) -> None:
         with self._lock:

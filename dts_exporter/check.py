@@ -7,8 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS, DtsClient
-from dts_exporter.config import Config
+from dts_exporter.client import (
+    DESCRIBE_DTS_JOBS,
+    DESCRIBE_INITIALIZATION_STATUS,
+    DESCRIBE_MODIFY_STATUS,
+    DtsClient,
+)
+from dts_exporter.config import Config, DiscoveryConfig
+from dts_exporter.discovery import Discovery
 from dts_exporter.errors import DtsApiError
 from dts_exporter.parsing import parse_initialization_status, parse_modify_status
 
@@ -24,6 +30,11 @@ class CheckRow:
 
 def run_checks(config: Config, client: DtsClient) -> list[CheckRow]:
     rows: list[CheckRow] = []
+    if config.discovery.enabled:
+        for region in config.discovery.regions:
+            rows.append(
+                _check(region, DESCRIBE_DTS_JOBS, partial(_discover, config, client, region))
+            )
     for job in config.jobs:
         rows.append(_check(job.id, DESCRIBE_INITIALIZATION_STATUS, partial(_job, client, job.id)))
         for task in job.modify_tasks:
@@ -36,6 +47,13 @@ def _check(id_: str, action: str, fn: Callable[[], str]) -> CheckRow:
         return CheckRow(id_, action, True, "Success", fn())
     except DtsApiError as exc:
         return CheckRow(id_, action, False, exc.code, exc.message)
+
+
+def _discover(config: Config, client: DtsClient, region: str) -> str:
+    only = DiscoveryConfig(True, (region,), config.discovery.name_pattern)
+    (state,) = Discovery(only, client, raise_errors=True).regions()
+    names = ", ".join(sorted(job.job_id for job in state.jobs)[:5])
+    return f"{len(state.jobs)} synchronization job(s) match: {names}"
 
 
 def _job(client: DtsClient, job_id: str) -> str:

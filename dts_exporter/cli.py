@@ -12,22 +12,25 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from dts_exporter import __version__, simulator
+from dts_exporter import __version__, errors, simulator
+from dts_exporter.api_stats import ApiStats
 from dts_exporter.check import format_table, run_checks
+from dts_exporter.client import ACTIONS
 from dts_exporter.config import Config, JobConfig, load_config
 from dts_exporter.credentials import (
     Credentials,
+    CredentialsError,
     CredentialsProvider,
     StaticProvider,
-    from_environment,
 )
 from dts_exporter.errors import ConfigError
-from dts_exporter.exporter import build_exporter, make_client
-from dts_exporter.logfmt import setup_logging
+from dts_exporter.exporter import build_exporter, make_client, make_credentials
+from dts_exporter.logfmt import quote, setup_logging
 from dts_exporter.web import DEFAULT_LISTEN_ADDRESS, ExporterServer, parse_listen_address
 
 log = logging.getLogger("dts_exporter")
@@ -48,14 +51,43 @@ def _load(path: str) -> Config:
         _fail(str(exc))
 
 
-def _credentials() -> CredentialsProvider:
-    provider = from_environment(os.environ)
-    if provider is None:
+def _credentials(config: Config, stats: ApiStats | None = None) -> CredentialsProvider:
+    """The credential chain, probed once: nothing configured at all is a start-up error; a
+    configured source that fails now (STS down, say) is retried on every scrape."""
+    try:
+        provider, sources = make_credentials(config, os.environ, Path.home(), stats)
+    except CredentialsError as exc:
+        _fail(exc.message)
+    if not sources:
         _fail(
-            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
-            "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)"
+            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
+            "or use RRSA, a CLI profile, credentials.ini, an ECS RAM role or "
+            "ALIBABA_CLOUD_CREDENTIALS_URI (see the README)"
+        )
+    try:
+        provider.get()
+    except CredentialsError as exc:
+        if sources == ["ecs_ram_role"] and exc.code in (errors.CONNECTION_ERROR, errors.TIMEOUT):
+            _fail(
+                "no credentials: nothing is configured and no ECS metadata service answered "
+                f"({exc.code}); set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or see the README"
+            )
+        log.warning(
+            "credentials not available yet; ids read dts_up 0 until they are "
+            "provider=%s code=%s message=%s",
+            provider.name,
+            exc.code,
+            quote(exc.message),
         )
     return provider
+
+
+def _require_jobs(config: Config, path: str) -> None:
+    if not config.jobs and not config.discovery.enabled:
+        _fail(
+            f"{path}: jobs: no jobs configured; list at least one SynchronizationJobId "
+            "or enable discovery"
+        )
 
 
 def _address(value: str) -> tuple[str, int]:
@@ -79,12 +111,18 @@ def _wait_for_signal() -> None:
 
 
 def _serve_until_signal(
-    config: Config, credentials: CredentialsProvider, listen: str, announce: Callable[[str], None]
+    config: Config,
+    credentials: CredentialsProvider,
+    listen: str,
+    announce: Callable[[str], None],
+    stats: ApiStats | None = None,
 ) -> None:
     host, port = _address(listen)
-    exporter = build_exporter(config, credentials)
+    exporter = build_exporter(config, credentials, stats)
     try:
-        server = ExporterServer(exporter.registry, host, port)
+        server = ExporterServer(
+            exporter.registry, host, port, timeout_offset=config.scrape_timeout_offset_seconds
+        )
     except ConfigError as exc:
         exporter.close()
         _fail(str(exc))
@@ -129,21 +167,23 @@ def serve(config_path: str, listen_address: str) -> None:
     """Serve metrics for the configured DTS jobs."""
     config = _load(config_path)
     setup_logging(config.log_level)
-    if not config.jobs:
-        _fail(f"{config_path}: jobs: no jobs configured; list at least one SynchronizationJobId")
-    credentials = _credentials()
+    _require_jobs(config, config_path)
+    stats = ApiStats(ACTIONS)
+    credentials = _credentials(config, stats)
     _serve_until_signal(
         config,
         credentials,
         listen_address,
         lambda url: log.info(
-            "listening address=%s version=%s jobs=%d tasks=%d credentials=%s",
+            "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s",
             url,
             __version__,
             len(config.jobs),
             sum(len(job.modify_tasks) for job in config.jobs),
+            ",".join(config.discovery.regions) if config.discovery.enabled else "off",
             credentials.name,
         ),
+        stats,
     )
 
 
@@ -153,16 +193,16 @@ def check(config_path: str) -> None:
     """Call each action once per configured id and print the results."""
     config = _load(config_path)
     setup_logging("error")
-    if not config.jobs:
-        _fail(f"{config_path}: jobs: no jobs configured; list at least one SynchronizationJobId")
-    credentials = _credentials()
+    _require_jobs(config, config_path)
+    credentials = _credentials(config)
     client = make_client(config, credentials)
     try:
         rows = run_checks(config, client)
     finally:
         client.close()
     click.echo(
-        f"endpoint: {client.endpoint}  region: {config.region}  credentials: {credentials.name}"
+        f"endpoint: {client.endpoint}  region: {config.region}  "
+        f"signature: {config.signature_version}  credentials: {credentials.name}"
     )
     click.echo(format_table(rows))
     failed = sum(not row.ok for row in rows)

@@ -1,69 +1,80 @@
-"""A thin DTS OpenAPI client: signs, sends, maps errors, pages. Returns plain dicts.
+"""A thin DTS OpenAPI client: signs, sends, retries, pages. Returns plain dicts.
 
-One `requests.Session` (keep-alive, a connection pool sized for the collector's
-concurrency) is shared by every thread. Each attempt gets a fresh nonce and timestamp.
-Failures of any kind become `DtsApiError` with a bounded code.
+One keep-alive `requests.Session` (pool sized for the collector's concurrency) is shared by
+every thread. Each attempt is signed afresh (new nonce and timestamp), waits for the
+client-side rate limit, and never runs past the caller's deadline. Throttling, 5xx and
+transport failures are retried with exponential backoff and jitter (honouring
+`x-acs-retry-after`); authentication and parameter errors never are. Every failure ends
+as a `DtsApiError` with a bounded code.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
-from dts_exporter import __version__, errors, signing
-from dts_exporter.credentials import CredentialsProvider
+from dts_exporter import errors, rpc, transport
+from dts_exporter.credentials import CredentialsError, CredentialsProvider
+from dts_exporter.endpoints import endpoint_for_region
 from dts_exporter.errors import DtsApiError
 from dts_exporter.parsing import INITIALIZATION_LISTS, list_field
+from dts_exporter.retry import RetryPolicy, TokenBucket, is_retryable
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2020-01-01"
 DESCRIBE_INITIALIZATION_STATUS = "DescribeInitializationStatus"
 DESCRIBE_MODIFY_STATUS = "DescribeSynchronizationObjectModifyStatus"
+DESCRIBE_DTS_JOBS = "DescribeDtsJobs"
 ACTIONS = (DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS)
 
 PAGE_SIZE = 100
 MAX_PAGES = 2000  # 200,000 rows per list: far beyond any real job, bounds a looping service
-MAX_BODY_BYTES = 64 * 1024 * 1024
-_CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,79}$")
 
 # Called after every HTTP attempt with (action, code, seconds); code is "Success" on success.
 Observer = Callable[[str, str, float], None]
+# Called before every retry with (action, code of the failure being retried).
+RetryObserver = Callable[[str, str], None]
 
 
 class DtsClient:
     def __init__(
         self,
         *,
-        endpoint: str,
         region: str,
         credentials: CredentialsProvider,
         timeout_seconds: float,
+        endpoint: str | None = None,
+        signature_version: rpc.SignatureVersion = "v3",
+        retry: RetryPolicy | None = None,
+        rate_limiter: TokenBucket | None = None,
         pool_size: int = 16,
         observer: Observer | None = None,
+        retry_observer: RetryObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.endpoint = endpoint.rstrip("/")
         self.region = region
         self.timeout_seconds = timeout_seconds
+        self.signature_version = signature_version
+        self.retry = retry or RetryPolicy()
+        self._endpoint_override = endpoint.rstrip("/") if endpoint else None
         self._credentials = credentials
+        self._limiter = rate_limiter
         self._observer = observer
+        self._retry_observer = retry_observer
         self._clock = clock
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = f"dts-exporter/{__version__}"
-        self._session.trust_env = True
+        self._sleep = sleep
+        self._session = transport.new_session(pool_size)
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoint_for(self.region)
+
+    def endpoint_for(self, region: str) -> str:
+        return self._endpoint_override or endpoint_for_region(region)
 
     def close(self) -> None:
         self._session.close()
@@ -74,7 +85,7 @@ class DtsClient:
     # -- actions -------------------------------------------------------------------------
 
     def describe_initialization_status(
-        self, job_id: str, *, deadline: float | None = None
+        self, job_id: str, *, region: str | None = None, deadline: float | None = None
     ) -> dict[str, Any]:
         """All pages of DescribeInitializationStatus, the three lists concatenated.
 
@@ -84,11 +95,8 @@ class DtsClient:
         for page in range(1, MAX_PAGES + 1):
             body = self.call(
                 DESCRIBE_INITIALIZATION_STATUS,
-                {
-                    "SynchronizationJobId": job_id,
-                    "PageSize": str(PAGE_SIZE),
-                    "PageNum": str(page),
-                },
+                {"SynchronizationJobId": job_id, "PageSize": str(PAGE_SIZE), "PageNum": str(page)},
+                region=region,
                 deadline=deadline,
             )
             short = True
@@ -110,16 +118,58 @@ class DtsClient:
         )
 
     def describe_modify_status(
-        self, task_id: str, *, deadline: float | None = None
+        self, task_id: str, *, region: str | None = None, deadline: float | None = None
     ) -> dict[str, Any]:
-        return self.call(DESCRIBE_MODIFY_STATUS, {"TaskId": task_id}, deadline=deadline)
+        return self.call(
+            DESCRIBE_MODIFY_STATUS, {"TaskId": task_id}, region=region, deadline=deadline
+        )
 
-    # -- one signed request --------------------------------------------------------------
+    def describe_dts_jobs(
+        self, region: str, page_number: int, page_size: int, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """One page of the region's synchronization jobs."""
+        params = {
+            "Region": region,
+            "JobType": "SYNC",
+            "PageNumber": str(page_number),
+            "PageSize": str(page_size),
+        }
+        return self.call(DESCRIBE_DTS_JOBS, params, region=region, deadline=deadline)
+
+    # -- one call, with retries ----------------------------------------------------------
 
     def call(
-        self, action: str, params: Mapping[str, str], *, deadline: float | None = None
+        self,
+        action: str,
+        params: Mapping[str, str],
+        *,
+        region: str | None = None,
+        deadline: float | None = None,
     ) -> dict[str, Any]:
-        """One signed RPC request; the decoded JSON object on success."""
+        """A signed RPC call, retried while worth it and while the deadline allows."""
+        retries = 0
+        while True:
+            try:
+                return self._attempt(action, params, region or self.region, deadline)
+            except CredentialsError:
+                raise  # the provider already retried and reported; another try will not help
+            except DtsApiError as exc:
+                if retries >= self.retry.max_retries or not is_retryable(exc.code):
+                    raise
+                retries += 1
+                wait = self.retry.backoff(retries, exc.retry_after)
+                if deadline is not None and self._clock() + wait >= deadline:
+                    raise
+                if self._retry_observer is not None:
+                    self._retry_observer(action, exc.code)
+                log.debug(
+                    "retrying action=%s code=%s retry=%d wait=%.3f", action, exc.code, retries, wait
+                )
+                self._sleep(wait)
+
+    def _attempt(
+        self, action: str, params: Mapping[str, str], region: str, deadline: float | None
+    ) -> dict[str, Any]:
         timeout = self.timeout_seconds
         if deadline is not None:
             remaining = deadline - self._clock()
@@ -128,13 +178,36 @@ class DtsClient:
                     errors.TIMEOUT, "scrape deadline reached before the request", action=action
                 )
             timeout = min(timeout, remaining)
-        query = self._signed_params(action, params)
-        url = f"{self.endpoint}/?{signing.canonical_query(query)}"
+        if self._limiter is not None and not self._limiter.acquire(deadline):
+            raise DtsApiError(
+                errors.TIMEOUT,
+                "the client-side rate limit (max_requests_per_second) would pass the deadline",
+                action=action,
+            )
+        request = rpc.sign(
+            self.endpoint_for(region),
+            action,
+            API_VERSION,
+            {"RegionId": region, **params},
+            self._credentials.get(),
+            self.signature_version,
+        )
         started = self._clock()
         code = errors.UNKNOWN_ERROR
         try:
-            status, content = self._send(url, timeout, action)
-            body = decode_response(action, status, content)
+            answer = transport.send(
+                self._session,
+                request.method,
+                request.url,
+                timeout=timeout,
+                action=action,
+                headers=request.headers,
+            )
+            try:
+                body = transport.decode_response(action, answer.status, answer.body)
+            except DtsApiError as exc:
+                exc.retry_after = _retry_after(answer.headers)
+                raise
             code = "Success"
             return body
         except DtsApiError as exc:
@@ -144,119 +217,13 @@ class DtsClient:
             if self._observer is not None:
                 self._observer(action, code, self._clock() - started)
 
-    def _signed_params(self, action: str, params: Mapping[str, str]) -> dict[str, str]:
-        creds = self._credentials.get()
-        query = {
-            "Action": action,
-            "Version": API_VERSION,
-            "Format": "JSON",
-            "AccessKeyId": creds.access_key_id,
-            "SignatureMethod": signing.V1_METHOD,
-            "SignatureVersion": signing.V1_VERSION,
-            "SignatureNonce": uuid.uuid4().hex,
-            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "RegionId": self.region,
-            **params,
-        }
-        if creds.security_token:
-            query["SecurityToken"] = creds.security_token
-        query["Signature"] = signing.sign_v1("POST", query, creds.access_key_secret)
-        return query
 
-    def _send(self, url: str, timeout: float, action: str) -> tuple[int, bytes]:
-        """POST and read the body, at most MAX_BODY_BYTES of it: (status, body)."""
-        try:
-            with self._session.post(url, timeout=timeout, stream=True) as response:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_content(chunk_size=256 * 1024):
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise DtsApiError(
-                            errors.INVALID_RESPONSE,
-                            f"response exceeds the {MAX_BODY_BYTES} byte limit",
-                            action=action,
-                            http_status=response.status_code,
-                        )
-                    chunks.append(chunk)
-                return response.status_code, b"".join(chunks)
-        except requests.Timeout:
-            raise DtsApiError(
-                errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action
-            ) from None
-        except requests.ConnectionError as exc:
-            raise DtsApiError(
-                errors.CONNECTION_ERROR, _describe_transport_error(exc), action=action
-            ) from None
-        except requests.RequestException as exc:
-            raise DtsApiError(
-                errors.INVALID_RESPONSE, _describe_transport_error(exc), action=action
-            ) from None
-
-
-def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
-    """Turn an HTTP answer into the JSON object, or raise DtsApiError with the right code."""
-    try:
-        body: object = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if status >= 400:
-        if isinstance(body, dict) and body.get("Code"):
-            raise DtsApiError(
-                bounded_code(body.get("Code")),
-                str(body.get("Message") or ""),
-                action=action,
-                http_status=status,
-                request_id=str(body.get("RequestId") or ""),
-            )
-        raise DtsApiError(
-            f"HTTP{status}",
-            f"HTTP {status} without a DTS error body",
-            action=action,
-            http_status=status,
-        )
-    if not isinstance(body, dict):
-        what = "not JSON" if body is None else f"a JSON {type(body).__name__}, not an object"
-        raise DtsApiError(
-            errors.INVALID_RESPONSE,
-            f"HTTP {status} body is {what} ({len(content)} bytes)",
-            action=action,
-            http_status=status,
-        )
-    if not is_success(body):
-        raise DtsApiError(
-            bounded_code(body.get("ErrCode") or body.get("Code")),
-            str(body.get("ErrMessage") or body.get("Message") or "Success is false"),
-            action=action,
-            http_status=status,
-            request_id=str(body.get("RequestId") or ""),
-        )
-    return body
-
-
-def is_success(body: Mapping[str, Any]) -> bool:
-    """`Success` may be a bool or a string; absent means success unless an error code is set."""
-    value = body.get("Success")
-    if value is None:
-        return not (body.get("ErrCode") or body.get("Code"))
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() == "true"
-
-
-def bounded_code(value: object) -> str:
-    """A service error code fit for a label value; anything odd becomes UnknownError."""
-    text = str(value).strip() if value is not None else ""
-    return text if _CODE_RE.match(text) else errors.UNKNOWN_ERROR
-
-
-def _describe_transport_error(exc: requests.RequestException) -> str:
-    # The root cause's class says enough (refused, reset, DNS) and carries no URL or secret.
-    cause: BaseException = exc
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        nxt = cause.__cause__ or cause.__context__
-        assert nxt is not None
-        cause = nxt
-    reason = str(cause.args[-1]) if cause.args else type(cause).__name__
-    reason = re.sub(r"\?\S*", "", reason)  # never echo a signed query string
-    return f"{type(exc).__name__}: {type(cause).__name__}: {reason}"[:300]
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """`x-acs-retry-after` is in milliseconds."""
+    for key, value in headers.items():
+        if key.lower() == "x-acs-retry-after":
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                return None
+    return None

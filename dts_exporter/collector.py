@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from prometheus_client.core import Metric as Family
@@ -22,15 +23,24 @@ from dts_exporter import errors
 from dts_exporter.api_stats import ApiStats
 from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS, DtsClient
 from dts_exporter.config import Config, JobConfig
+from dts_exporter.discovery import Discovery
 from dts_exporter.errors import DtsApiError
 from dts_exporter.exposition import build_families, describe_families
 from dts_exporter.logfmt import quote
-from dts_exporter.parsing import parse_initialization_status, parse_modify_status
-from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+from dts_exporter.parsing import (
+    DiscoveredJob,
+    parse_initialization_status,
+    parse_modify_status,
+)
+from dts_exporter.snapshot import DiscoveryResult, JobResult, Snapshot, TaskResult
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The scrape timeout Prometheus announced for the scrape being served (seconds, already
+# less the offset), set by the HTTP handler in the thread that runs collect().
+requested_timeout: ContextVar[float | None] = ContextVar("requested_timeout", default=None)
 
 
 class SingleFlight(Generic[T]):
@@ -125,11 +135,13 @@ class Collection:
         client: DtsClient,
         stats: ApiStats,
         *,
+        discovery: Discovery | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
         self._client = client
         self._stats = stats
+        self._discovery = discovery
         self._clock = clock
         self._log = _StateLog()
         self._pool = ThreadPoolExecutor(
@@ -140,19 +152,23 @@ class Collection:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
-    def run(self) -> Snapshot:
+    def run(self, timeout: float | None = None) -> Snapshot:
+        """Collect every id within `timeout` (capped by scrape_timeout_seconds)."""
         started = self._clock()
-        deadline = started + self._config.scrape_timeout_seconds
+        budget = self._config.scrape_timeout_seconds
+        if timeout is not None:
+            budget = min(budget, timeout)
+        deadline = started + budget
         # Calls stop a little before the collection gives up on them, so that a late call
         # ends as a counted Timeout within this scrape rather than after it.
-        call_deadline = deadline - min(0.25, 0.1 * self._config.scrape_timeout_seconds)
+        call_deadline = deadline - min(0.25, 0.1 * budget)
+        jobs, discovered, discovery = self._jobs(call_deadline)
         job_futures = [
-            (job, self._pool.submit(self._fetch_job, job, call_deadline))
-            for job in self._config.jobs
+            (job, self._pool.submit(self._fetch_job, job, call_deadline)) for job in jobs
         ]
         task_futures = [
-            (job.id, task_id, self._pool.submit(self._fetch_task, job.id, task_id, call_deadline))
-            for job in self._config.jobs
+            (job, task_id, self._pool.submit(self._fetch_task, job, task_id, call_deadline))
+            for job in jobs
             for task_id in job.modify_tasks
         ]
         everything: list[Future[Any]] = [f for _, f in job_futures]
@@ -161,11 +177,8 @@ class Collection:
         for future in not_done:
             future.cancel()  # still queued: no point calling the API after the scrape
 
-        late = DtsApiError(
-            errors.TIMEOUT,
-            f"not done within scrape_timeout_seconds={self._config.scrape_timeout_seconds:g}",
-        )
-        jobs = tuple(
+        late = DtsApiError(errors.TIMEOUT, f"not done within the scrape's {budget:g}s")
+        job_results = tuple(
             future.result()
             if future.done() and not future.cancelled()
             else JobResult(job, None, late)
@@ -174,10 +187,10 @@ class Collection:
         tasks = tuple(
             future.result()
             if future.done() and not future.cancelled()
-            else TaskResult(job_id, task_id, None, late)
-            for job_id, task_id, future in task_futures
+            else TaskResult(job.id, task_id, None, late)
+            for job, task_id, future in task_futures
         )
-        for job_result in jobs:
+        for job_result in job_results:
             self._log.result(
                 DESCRIBE_INITIALIZATION_STATUS, job_result.job.id, "", job_result.error
             )
@@ -187,15 +200,38 @@ class Collection:
             )
         return Snapshot(
             region=self._config.region,
-            jobs=jobs,
+            jobs=job_results,
             tasks=tasks,
             duration_seconds=self._clock() - started,
+            discovered=discovered,
+            discovery=discovery,
         )
+
+    def _jobs(
+        self, deadline: float
+    ) -> tuple[list[JobConfig], tuple[DiscoveredJob, ...], tuple[DiscoveryResult, ...]]:
+        """The configured jobs, then the discovered ones not configured by hand."""
+        jobs = list(self._config.jobs)
+        if self._discovery is None:
+            return jobs, (), ()
+        regions = self._discovery.regions(deadline)
+        known = {job.id for job in jobs}
+        discovered: list[DiscoveredJob] = []
+        for state in regions:
+            for found in state.jobs:
+                discovered.append(found)
+                if found.job_id not in known:
+                    known.add(found.job_id)
+                    jobs.append(JobConfig(id=found.job_id, name=found.name, region=found.region))
+        results = tuple(DiscoveryResult(s.region, len(s.jobs), s.last_success) for s in regions)
+        return jobs, tuple(discovered), results
 
     def _fetch_job(self, job: JobConfig, deadline: float) -> JobResult:
         action = DESCRIBE_INITIALIZATION_STATUS
         try:
-            body = self._client.describe_initialization_status(job.id, deadline=deadline)
+            body = self._client.describe_initialization_status(
+                job.id, region=job.region, deadline=deadline
+            )
             status = parse_initialization_status(body)
         except DtsApiError as exc:
             exc.action = action
@@ -209,10 +245,13 @@ class Collection:
         )
         return JobResult(job, status, None)
 
-    def _fetch_task(self, job_id: str, task_id: str, deadline: float) -> TaskResult:
+    def _fetch_task(self, job: JobConfig, task_id: str, deadline: float) -> TaskResult:
         action = DESCRIBE_MODIFY_STATUS
+        job_id = job.id
         try:
-            body = self._client.describe_modify_status(task_id, deadline=deadline)
+            body = self._client.describe_modify_status(
+                task_id, region=job.region, deadline=deadline
+            )
             status = parse_modify_status(body)
         except DtsApiError as exc:
             exc.action = action
@@ -246,5 +285,6 @@ class DtsCollector(Collector):
         return describe_families()
 
     def collect(self) -> Iterator[Family]:
-        snapshot = self._flight.run(self._collection.run)
+        timeout = requested_timeout.get()
+        snapshot = self._flight.run(lambda: self._collection.run(timeout))
         yield from build_families(snapshot, self._stats)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -20,6 +20,8 @@ from dts_exporter.errors import ConfigError
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_.*-]{1,128}$")
+_ARN_RE = re.compile(r"^acs:ram::\d+:role/[A-Za-z0-9_.@/-]+$")
+_SESSION_RE = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")
 
 T = TypeVar("T")
 
@@ -29,6 +31,28 @@ class JobConfig:
     id: str
     name: str = ""
     modify_tasks: tuple[str, ...] = ()
+    region: str | None = None  # None: the top-level region
+
+
+@dataclass(frozen=True)
+class CredentialsConfig:
+    """Optional credential settings; without them the default chain decides."""
+
+    access_key_id: str = ""
+    access_key_secret: str = field(default="", repr=False)
+    security_token: str = field(default="", repr=False)
+    ram_role_arn: str = ""
+    role_session_name: str = ""
+    external_id: str = ""
+    duration_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    enabled: bool = False
+    regions: tuple[str, ...] = ()
+    name_pattern: str = ""
+    refresh_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -38,8 +62,16 @@ class Config:
     endpoint: str | None = None
     timeout_seconds: float = 10.0
     scrape_timeout_seconds: float = 25.0
+    scrape_timeout_offset_seconds: float = 0.5
     concurrency: int = 16
     log_level: str = "info"
+    signature_version: str = "v3"
+    max_requests_per_second: float = 40.0
+    max_retries: int = 3
+    sts_endpoint: str | None = None
+    ecs_metadata_endpoint: str | None = None
+    credentials: CredentialsConfig = CredentialsConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
 
 
 def load_config(path: str | Path) -> Config:
@@ -73,8 +105,16 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         "endpoint",
         "timeout_seconds",
         "scrape_timeout_seconds",
+        "scrape_timeout_offset_seconds",
         "concurrency",
         "log_level",
+        "signature_version",
+        "max_requests_per_second",
+        "max_retries",
+        "sts_endpoint",
+        "ecs_metadata_endpoint",
+        "credentials",
+        "discovery",
         "jobs",
     }
     top.reject_unknown(allowed)
@@ -89,6 +129,14 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         top.get("concurrency").number(default=16, minimum=1, maximum=256, integer=True)
     )
     log_level = top.get("log_level").choice(LOG_LEVELS, default="info")
+    offset = top.get("scrape_timeout_offset_seconds").number(default=0.5, minimum=0, maximum=60)
+    signature_version = top.get("signature_version").choice(("v1", "v3"), default="v3")
+    rate = top.get("max_requests_per_second").number(default=40.0, minimum=0, maximum=10000)
+    retries = int(top.get("max_retries").number(default=3, minimum=0, maximum=10, integer=True))
+    sts = top.get("sts_endpoint")
+    metadata = top.get("ecs_metadata_endpoint")
+    credentials = _credentials(top.get("credentials"))
+    discovery = _discovery(top.get("discovery"))
     jobs = tuple(_job(item) for item in top.get("jobs").sequence(default=[]))
     seen: dict[str, int] = {}
     for index, job in enumerate(jobs):
@@ -103,15 +151,23 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         endpoint=endpoint,
         timeout_seconds=timeout,
         scrape_timeout_seconds=scrape_timeout,
+        scrape_timeout_offset_seconds=offset,
         concurrency=concurrency,
         log_level=log_level,
+        signature_version=signature_version,
+        max_requests_per_second=rate,
+        max_retries=retries,
+        sts_endpoint=None if sts.missing else _endpoint(sts),
+        ecs_metadata_endpoint=None if metadata.missing else _endpoint(metadata, scheme="http"),
+        credentials=credentials,
+        discovery=discovery,
         jobs=jobs,
     )
 
 
-def _endpoint(reader: _Reader) -> str:
+def _endpoint(reader: _Reader, scheme: str = "https") -> str:
     value = reader.string()
-    candidate = value if "://" in value else f"https://{value}"
+    candidate = value if "://" in value else f"{scheme}://{value}"
     parts = urlsplit(candidate)
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -124,11 +180,73 @@ def _endpoint(reader: _Reader) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _credentials(reader: _Reader) -> CredentialsConfig:
+    if reader.missing:
+        return CredentialsConfig()
+    section = reader.mapping()
+    section.reject_unknown(
+        {
+            "access_key_id",
+            "access_key_secret",
+            "security_token",
+            "ram_role_arn",
+            "role_session_name",
+            "external_id",
+            "duration_seconds",
+        }
+    )
+    key_id = section.get("access_key_id").string(default="")
+    secret = section.get("access_key_secret").string(default="")
+    if bool(key_id) != bool(secret):
+        section.fail("access_key_id and access_key_secret go together")
+    return CredentialsConfig(
+        access_key_id=key_id,
+        access_key_secret=secret,
+        security_token=section.get("security_token").string(default=""),
+        ram_role_arn=section.get("ram_role_arn").string(
+            default="", pattern=_ARN_RE, hint="acs:ram::<account>:role/<name>"
+        ),
+        role_session_name=section.get("role_session_name").string(
+            default="", pattern=_SESSION_RE, hint="2-64 of A-Z a-z 0-9 . @ - _"
+        ),
+        external_id=section.get("external_id").string(default=""),
+        duration_seconds=int(
+            section.get("duration_seconds").number(
+                default=3600, minimum=900, maximum=43200, integer=True
+            )
+        ),
+    )
+
+
+def _discovery(reader: _Reader) -> DiscoveryConfig:
+    if reader.missing:
+        return DiscoveryConfig()
+    section = reader.mapping()
+    section.reject_unknown({"enabled", "regions", "name_pattern", "refresh_seconds"})
+    enabled = section.get("enabled").boolean(default=False)
+    regions = tuple(
+        item.string(pattern=_REGION_RE, hint="e.g. cn-hangzhou")
+        for item in section.get("regions").sequence(default=[])
+    )
+    pattern_reader = section.get("name_pattern")
+    pattern = "" if pattern_reader.missing else pattern_reader.regex()
+    refresh = section.get("refresh_seconds").number(default=300.0, minimum=10, maximum=86400)
+    return DiscoveryConfig(
+        enabled=enabled, regions=regions, name_pattern=pattern, refresh_seconds=refresh
+    )
+
+
 def _job(reader: _Reader) -> JobConfig:
     job = reader.mapping()
-    job.reject_unknown({"id", "name", "modify_tasks"})
+    job.reject_unknown({"id", "name", "modify_tasks", "region"})
     job_id = job.get("id", required=True).string(pattern=_ID_RE, hint="a SynchronizationJobId")
     name = job.get("name").string(default="")
+    region_reader = job.get("region")
+    region = (
+        None
+        if region_reader.missing
+        else region_reader.string(pattern=_REGION_RE, hint="e.g. cn-hangzhou")
+    )
     tasks = tuple(
         item.string(pattern=_ID_RE, hint="a TaskId")
         for item in job.get("modify_tasks").sequence(default=[])
@@ -136,7 +254,7 @@ def _job(reader: _Reader) -> JobConfig:
     duplicates = sorted({task for task in tasks if tasks.count(task) > 1})
     if duplicates:
         job.get("modify_tasks").fail(f"duplicate task id {duplicates[0]!r}")
-    return JobConfig(id=job_id, name=name, modify_tasks=tasks)
+    return JobConfig(id=job_id, name=name, modify_tasks=tasks, region=region)
 
 
 class _Reader:
@@ -224,6 +342,22 @@ class _Reader:
             return float(value)
 
         return self._or_default(default, convert)
+
+    def boolean(self, *, default: object = _MISSING) -> bool:
+        def convert() -> bool:
+            if not isinstance(self.value, bool):
+                return self._type_error("true or false")  # type: ignore[no-any-return]
+            return self.value
+
+        return self._or_default(default, convert)
+
+    def regex(self) -> str:
+        value = self.string()
+        try:
+            re.compile(value)
+        except re.error as exc:
+            self.fail(f"invalid regular expression {value!r}: {exc}")
+        return value
 
     def choice(self, choices: tuple[str, ...], *, default: object = _MISSING) -> str:
         def convert() -> str:

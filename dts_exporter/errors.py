@@ -46,6 +46,8 @@ class DtsApiError(DtsExporterError):
         self.action = action
         self.http_status = http_status
         self.request_id = request_id
+        # Seconds the service asked us to wait (x-acs-retry-after), when it did.
+        self.retry_after: float | None = None
 
     def __repr__(self) -> str:
         return (

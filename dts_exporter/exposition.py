@@ -75,8 +75,21 @@ class _Builder:
 
 def build_families(snapshot: Snapshot, stats: ApiStats) -> list[Family]:
     b = _Builder()
+    details = {found.job_id: found for found in snapshot.discovered}
     for job in snapshot.jobs:
-        b.add(m.JOB_INFO, (job.job.id, job.job.name, snapshot.region), 1.0)
+        found = details.get(job.job.id)
+        info = (
+            job.job.id,
+            job.job.name or (found.name if found else ""),
+            job.job.region or snapshot.region,
+            found.status if found else "",
+            found.source_engine if found else "",
+            found.destination_engine if found else "",
+        )
+        b.add(m.JOB_INFO, info, 1.0)
+        if found is not None:
+            b.add(m.JOB_DELAY, (job.job.id,), found.delay_seconds)
+            b.add(m.JOB_CHECKPOINT, (job.job.id,), found.checkpoint_timestamp)
         b.add(m.UP, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), float(job.error is None))
         if job.status is not None:
             _initialization(b, job.job.id, job.status)
@@ -185,6 +198,13 @@ def _exporter(b: _Builder, snapshot: Snapshot, stats: ApiStats) -> None:
     assert isinstance(durations, HistogramMetricFamily)
     for action, (buckets, total) in sorted(stats.durations().items()):
         durations.add_metric([action], buckets, total)
+    for (action, code), count in sorted(stats.retries().items()):
+        b.add(m.API_RETRIES, (action, code), float(count))
+    for (provider, code), count in sorted(stats.refreshes().items()):
+        b.add(m.CREDENTIAL_REFRESHES, (provider, code), float(count))
+    for region in snapshot.discovery:
+        b.add(m.DISCOVERED_JOBS, (region.region,), float(region.jobs))
+        b.add(m.DISCOVERY_SUCCESS, (region.region,), region.last_success)
     for action, count in sorted(stats.problems().items()):
         b.add(m.RESPONSE_PROBLEMS, (action,), float(count))
     b.add(m.SCRAPE_DURATION, (), snapshot.duration_seconds)

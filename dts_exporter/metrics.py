@@ -144,8 +144,19 @@ UP = Metric(
 )
 JOB_INFO = Metric(
     "dts_job_info",
-    "Configured synchronization jobs; join on job_id for name and region.",
-    ("job_id", "name", "region"),
+    "Monitored synchronization jobs; join on job_id for name, region, and (for discovered "
+    "jobs) status and engines.",
+    ("job_id", "name", "region", "status", "source_engine", "destination_engine"),
+)
+JOB_DELAY = Metric(
+    "dts_job_delay_seconds",
+    "Synchronization delay DescribeDtsJobs reports for a discovered job (as of its last refresh).",
+    ("job_id",),
+)
+JOB_CHECKPOINT = Metric(
+    "dts_job_checkpoint_timestamp_seconds",
+    "The point in time a discovered job has synchronized up to (DescribeDtsJobs Checkpoint).",
+    ("job_id",),
 )
 
 # -- the exporter itself ------------------------------------------------------------------------
@@ -161,6 +172,28 @@ API_DURATION = Metric(
     "Duration of DTS API requests.",
     ("action",),
     "histogram",
+)
+API_RETRIES = Metric(
+    "dts_exporter_api_retries",
+    "Retries of DTS API calls, by action and the code of the failure that was retried.",
+    ("action", "code"),
+    "counter",
+)
+CREDENTIAL_REFRESHES = Metric(
+    "dts_exporter_credential_refreshes",
+    "Fetches of temporary credentials, by provider and result code.",
+    ("provider", "code"),
+    "counter",
+)
+DISCOVERED_JOBS = Metric(
+    "dts_exporter_discovered_jobs",
+    "Synchronization jobs discovery currently lists per region (after name_pattern).",
+    ("region",),
+)
+DISCOVERY_SUCCESS = Metric(
+    "dts_exporter_discovery_last_success_timestamp_seconds",
+    "When discovery last listed a region's jobs successfully.",
+    ("region",),
 )
 RESPONSE_PROBLEMS = Metric(
     "dts_exporter_response_problems",
@@ -202,8 +235,14 @@ ALL_METRICS: tuple[Metric, ...] = (
     PRECHECK_ITEMS,
     UP,
     JOB_INFO,
+    JOB_DELAY,
+    JOB_CHECKPOINT,
     API_REQUESTS,
     API_DURATION,
+    API_RETRIES,
+    CREDENTIAL_REFRESHES,
+    DISCOVERED_JOBS,
+    DISCOVERY_SUCCESS,
     RESPONSE_PROBLEMS,
     SCRAPE_DURATION,
     BUILD_INFO,

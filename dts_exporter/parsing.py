@@ -411,3 +411,56 @@ def _kind(value: object) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
+
+
+# -- DescribeDtsJobs (discovery) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoveredJob:
+    """A synchronization job as DescribeDtsJobs lists it."""
+
+    job_id: str  # DtsInstanceID: what DescribeInitializationStatus takes
+    name: str
+    region: str
+    status: str
+    source_engine: str
+    destination_engine: str
+    delay_seconds: float | None
+    checkpoint_timestamp: float | None
+
+
+def parse_dts_jobs(body: Mapping[str, Any], region: str) -> tuple[list[DiscoveredJob], int | None]:
+    """One page of DescribeDtsJobs: the jobs on it and TotalRecordCount (None if absent)."""
+    problems: list[str] = []
+    jobs: list[DiscoveredJob] = []
+    for i, entry in _entries(list_field(body, "DtsJobList"), "DtsJobList", problems):
+        f = _Fields(entry, f"DtsJobList[{i}]", problems)
+        job_id = f.text("DtsInstanceID") or f.text("DtsJobId")
+        if not job_id:
+            continue
+        delay = f.number("Delay")
+        if delay is not None and f.text("JobType").upper() == "MIGRATION":
+            delay /= 1000.0  # milliseconds for migration jobs, seconds for synchronization
+        jobs.append(
+            DiscoveredJob(
+                job_id=job_id,
+                name=f.text("DtsJobName"),
+                region=region,
+                status=f.text("Status"),
+                source_engine=_engine(entry.get("SourceEndpoint")),
+                destination_engine=_engine(entry.get("DestinationEndpoint")),
+                delay_seconds=delay,
+                checkpoint_timestamp=f.number("Checkpoint"),
+            )
+        )
+    total = _Fields(body, "", problems).number("TotalRecordCount")
+    return jobs, None if total is None else int(total)
+
+
+def _engine(endpoint: object) -> str:
+    if isinstance(endpoint, Mapping):
+        value = endpoint.get("EngineName")
+        if isinstance(value, str):
+            return value.strip()
+    return ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dts_exporter.config import JobConfig
 from dts_exporter.errors import DtsApiError
-from dts_exporter.parsing import InitializationStatus, ModifyStatus
+from dts_exporter.parsing import DiscoveredJob, InitializationStatus, ModifyStatus
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,17 @@ class TaskResult:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class DiscoveryResult:
     region: str
+    jobs: int  # matching jobs in the current list
+    last_success: float | None  # wall-clock time of the last good refresh
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    region: str  # the default region, for jobs that name none
     jobs: tuple[JobResult, ...]
     tasks: tuple[TaskResult, ...]
     duration_seconds: float
+    discovered: tuple[DiscoveredJob, ...] = ()  # what DescribeDtsJobs says of each job
+    discovery: tuple[DiscoveryResult, ...] = ()

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from dts_exporter import __version__
+from dts_exporter.collector import requested_timeout
 from dts_exporter.errors import ConfigError
 from dts_exporter.logfmt import quote
 
@@ -42,6 +43,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     registry: CollectorRegistry
+    timeout_offset: float
 
 
 class _Server6(_Server):
@@ -51,7 +53,9 @@ class _Server6(_Server):
 class ExporterServer:
     """Serves a registry over HTTP in a background thread."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, host: str, port: int, *, timeout_offset: float = 0.5
+    ) -> None:
         server_class: type[_Server] = _Server6 if ":" in host else _Server
         try:
             self._server = server_class((host, port), _Handler)
@@ -59,6 +63,7 @@ class ExporterServer:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._server.registry = registry
+        self._server.timeout_offset = timeout_offset
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property
@@ -127,17 +132,35 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _metrics(self) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        token = requested_timeout.set(self._scrape_timeout())
         try:
             body = encoder(self.server.registry)
         except Exception:  # never expected: the collector does not raise; keep serving
             log.exception("metrics exposition failed")
             self._send(500, b"500 metrics exposition failed\n", "text/plain; charset=utf-8")
             return
+        finally:
+            requested_timeout.reset(token)
         encoding = None
         if "gzip" in self.headers.get("Accept-Encoding", ""):
             body = gzip.compress(body, compresslevel=5)
             encoding = "gzip"
         self._send(200, body, content_type, encoding=encoding)
+
+    def _scrape_timeout(self) -> float | None:
+        """Prometheus's scrape timeout less the offset, as blackbox_exporter does."""
+        raw = self.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        if raw is None:
+            return None
+        try:
+            announced = float(raw)
+        except ValueError:
+            log.debug("ignoring a bad X-Prometheus-Scrape-Timeout-Seconds value=%s", quote(raw))
+            return None
+        if not announced > 0:  # also rejects NaN
+            return None
+        offset = self.server.timeout_offset
+        return announced - offset if announced > 2 * offset else announced / 2
 
     def _send(
         self,

@@ -7,11 +7,24 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import requests
+
+# Children never see the developer's own credentials or files, and never try the ECS
+# metadata address (100.100.100.200 is off limits here): tests opt in explicitly.
+_HOME = tempfile.mkdtemp(prefix="dts-exporter-test-home-")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
+    env["HOME"] = _HOME
+    env["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+    env.update(extra or {})
+    return env
 
 
 def free_port() -> int:
@@ -32,8 +45,7 @@ class Process:
     ) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
-        full_env.update(env or {})
+        full_env = child_env(env)
         command = [executable] if executable else [sys.executable, "-m", "dts_exporter"]
         self.proc = subprocess.Popen(
             [*command, *args],
@@ -75,8 +87,7 @@ class Process:
 def run_cli(
     args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
-    full_env.update(env or {})
+    full_env = child_env(env)
     return subprocess.run(
         [sys.executable, "-m", "dts_exporter", *args],
         capture_output=True,

@@ -10,12 +10,7 @@ from typing import Any
 
 import pytest
 
-from dts_exporter.client import (
-    DESCRIBE_INITIALIZATION_STATUS,
-    DtsClient,
-    bounded_code,
-    decode_response,
-)
+from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DtsClient
 from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.errors import DtsApiError
 from dts_exporter.simulator import (
@@ -26,6 +21,7 @@ from dts_exporter.simulator import (
     load_scenario,
     start_simulator,
 )
+from dts_exporter.transport import bounded_code, decode_response
 from tests.conftest import make_tables, write_scenario
 
 ACTION = DESCRIBE_INITIALIZATION_STATUS

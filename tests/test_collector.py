@@ -114,7 +114,17 @@ def test_failures_are_isolated_and_counted(sim: SimulatorServer) -> None:
                 (MODIFY, "InvalidResponse"),
             ]
         }
-        assert requests == {"Throttling.User": 1, "InternalError": 1, "InvalidResponse": 1}
+        # throttling and 500 are retried (max_retries 3: four attempts); a malformed body is not
+        assert requests == {"Throttling.User": 4, "InternalError": 4, "InvalidResponse": 1}
+        retries = {
+            code: r.get("dts_exporter_api_retries_total", action=action, code=code)
+            for action, code in [
+                (INIT, "Throttling.User"),
+                (INIT, "InternalError"),
+                (MODIFY, "InvalidResponse"),
+            ]
+        }
+        assert retries == {"Throttling.User": 3, "InternalError": 3, "InvalidResponse": None}
     finally:
         exporter.close()
 

@@ -122,7 +122,10 @@ def test_metrics_over_http(stack: tuple[str, Path]) -> None:
         )
         == -12
     )
-    assert data.get("dts_job_info", job_id="dtsgood", name="orders", region="cn-hangzhou") == 1
+    info = {"status": "", "source_engine": "", "destination_engine": ""}
+    assert (
+        data.get("dts_job_info", job_id="dtsgood", name="orders", region="cn-hangzhou", **info) == 1
+    )
 
 
 @pytest.mark.parametrize("job_id", sorted(FAULTS))
@@ -219,5 +222,5 @@ def test_config_may_be_json_and_must_list_jobs(tmp_path: Path) -> None:
     result = run_cli(["serve", "--config", str(tmp_path / "c.json")], env=CREDS)
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
-        "jobs: no jobs configured; list at least one SynchronizationJobId"
+        "jobs: no jobs configured; list at least one SynchronizationJobId or enable discovery"
     )

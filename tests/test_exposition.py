@@ -73,7 +73,15 @@ def test_sample_job_values(init_body: dict[str, Any]) -> None:
     assert r.get_sample_value("dts_up", {"action": INIT, "job_id": "j1", "task_id": ""}) == 1
     assert (
         r.get_sample_value(
-            "dts_job_info", {"job_id": "j1", "name": "name-j1", "region": "cn-hangzhou"}
+            "dts_job_info",
+            {
+                "job_id": "j1",
+                "name": "name-j1",
+                "region": "cn-hangzhou",
+                "status": "",
+                "source_engine": "",
+                "destination_engine": "",
+            },
         )
         == 1
     )
@@ -288,7 +296,17 @@ def test_failed_ids_read_up_zero_and_export_no_data(init_body: dict[str, Any]) -
         == 1
     )
     assert (
-        r.get_sample_value("dts_job_info", {"job_id": "bad", "name": "", "region": "cn-hangzhou"})
+        r.get_sample_value(
+            "dts_job_info",
+            {
+                "job_id": "bad",
+                "name": "",
+                "region": "cn-hangzhou",
+                "status": "",
+                "source_engine": "",
+                "destination_engine": "",
+            },
+        )
         == 1
     )
 

@@ -1,0 +1,107 @@
+"""Finding synchronization jobs with DescribeDtsJobs, per region, on a slow cadence.
+
+The list is cached; a failed refresh keeps the last good list (the failure is counted by
+the client's request counters and logged once) and is retried on the next collection.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dts_exporter.client import DESCRIBE_DTS_JOBS, DtsClient
+from dts_exporter.config import DiscoveryConfig
+from dts_exporter.errors import DtsApiError
+from dts_exporter.logfmt import quote
+from dts_exporter.parsing import DiscoveredJob, parse_dts_jobs
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class RegionState:
+    region: str
+    jobs: tuple[DiscoveredJob, ...]
+    last_success: float | None  # wall-clock time of the last good refresh
+
+
+class Discovery:
+    def __init__(
+        self,
+        config: DiscoveryConfig,
+        client: DtsClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        raise_errors: bool = False,
+    ) -> None:
+        self._raise = raise_errors  # for `check`: report the failure instead of keeping going
+        self._config = config
+        self._client = client
+        self._clock = clock
+        self._wall = wall_clock
+        self._pattern = re.compile(config.name_pattern) if config.name_pattern else None
+        self._lock = threading.Lock()
+        self._states = {r: RegionState(r, (), None) for r in config.regions}
+        self._next_refresh = dict.fromkeys(config.regions, 0.0)
+        self._failing: dict[str, str] = {}
+
+    def regions(self, deadline: float | None = None) -> list[RegionState]:
+        """Every region's jobs (those matching name_pattern), refreshed when due."""
+        with self._lock:  # one refresh at a time; collections are single-flight anyway
+            for region in self._config.regions:
+                if self._clock() >= self._next_refresh[region]:
+                    self._refresh(region, deadline)
+            return [self._filtered(self._states[r]) for r in self._config.regions]
+
+    def _filtered(self, state: RegionState) -> RegionState:
+        if self._pattern is None:
+            return state
+        jobs = tuple(j for j in state.jobs if self._pattern.search(j.name))
+        return RegionState(state.region, jobs, state.last_success)
+
+    def _refresh(self, region: str, deadline: float | None) -> None:
+        try:
+            jobs = self._fetch(region, deadline)
+        except DtsApiError as exc:
+            if self._raise:
+                raise
+            if self._failing.get(region) != exc.code:
+                log.warning(
+                    "discovery failed, keeping the last list region=%s action=%s code=%s "
+                    "jobs_kept=%d message=%s",
+                    region,
+                    DESCRIBE_DTS_JOBS,
+                    exc.code,
+                    len(self._states[region].jobs),
+                    quote(exc.message),
+                )
+            self._failing[region] = exc.code
+            return  # due again on the next collection
+        if region in self._failing:
+            log.info("discovery recovered region=%s jobs=%d", region, len(jobs))
+            del self._failing[region]
+        self._states[region] = RegionState(region, tuple(jobs), self._wall())
+        self._next_refresh[region] = self._clock() + self._config.refresh_seconds
+
+    def _fetch(self, region: str, deadline: float | None) -> list[DiscoveredJob]:
+        found: dict[str, DiscoveredJob] = {}
+        for page in range(1, MAX_PAGES + 1):
+            body = self._client.describe_dts_jobs(region, page, PAGE_SIZE, deadline=deadline)
+            jobs, total = parse_dts_jobs(body, region)
+            for job in jobs:
+                found.setdefault(job.job_id, job)
+            if (
+                not jobs
+                or len(jobs) < PAGE_SIZE
+                or (total is not None and page * PAGE_SIZE >= total)
+            ):
+                break
+        return list(found.values())
