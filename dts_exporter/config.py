@@ -229,7 +229,9 @@ def _discovery(reader: _Reader) -> DiscoveryConfig:
         for item in section.get("regions").sequence(default=[])
     )
     pattern_reader = section.get("name_pattern")
-    pattern = "" if pattern_reader.missing else pattern_reader.regex()
+    # An empty pattern (the Helm chart's default) matches every job, as no pattern does.
+    empty = pattern_reader.value == ""
+    pattern = "" if pattern_reader.missing or empty else pattern_reader.regex()
     refresh = section.get("refresh_seconds").number(default=300.0, minimum=10, maximum=86400)
     return DiscoveryConfig(
         enabled=enabled, regions=regions, name_pattern=pattern, refresh_seconds=refresh

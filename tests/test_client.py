@@ -21,6 +21,7 @@ from dts_exporter.simulator import (
     load_scenario,
     start_simulator,
 )
+from dts_exporter.simulator.scenario import Fault
 from dts_exporter.transport import bounded_code, decode_response
 from tests.conftest import make_tables, write_scenario
 
@@ -208,3 +209,77 @@ def test_demo_offset_starts_the_built_in_demo_later() -> None:
         finally:
             server.close()
     assert statuses == ["Prechecking", "Migrating", "Finished"]
+
+
+def test_throttling_is_retried_honouring_retry_after(sim: SimulatorServer) -> None:
+    sim.set_faults({"dtsbig": [Fault(kind="throttling", retry_after_ms=1500)]})
+    waits: list[float] = []
+    retried: list[tuple[str, str]] = []
+    client = client_for(
+        sim.url, sleep=waits.append, retry_observer=lambda a, c: retried.append((a, c))
+    )
+    with pytest.raises(DtsApiError) as info:
+        client.describe_initialization_status("dtsbig")
+    assert info.value.code == "Throttling.User"
+    attempts = [code for _, code, _ in client.observed]  # type: ignore[attr-defined]
+    assert attempts == ["Throttling.User"] * 4  # max_retries 3
+    assert len(waits) == 3 and all(w >= 1.5 for w in waits)
+    assert retried == [(DESCRIBE_INITIALIZATION_STATUS, "Throttling.User")] * 3
+
+
+def test_a_retry_succeeds_once_the_fault_clears(sim: SimulatorServer) -> None:
+    sim.set_faults({"task1": [Fault(kind="service_unavailable")]})
+    client = client_for(sim.url, sleep=lambda _: sim.set_faults({}))
+    assert client.describe_modify_status("task1")["Status"] == "Migrating"
+    attempts = [code for _, code, _ in client.observed]  # type: ignore[attr-defined]
+    assert attempts == ["ServiceUnavailable", "Success"]
+
+
+def test_authentication_errors_are_never_retried(sim: SimulatorServer) -> None:
+    waits: list[float] = []
+    client = client_for(sim.url, secret="wrong", sleep=waits.append)
+    with pytest.raises(DtsApiError):
+        client.describe_modify_status("task1")
+    assert [code for _, code, _ in client.observed] == ["SignatureDoesNotMatch"]  # type: ignore[attr-defined]
+    assert waits == []
+
+
+def test_retries_never_pass_the_deadline(sim: SimulatorServer) -> None:
+    sim.set_faults({"task1": [Fault(kind="throttling", retry_after_ms=5000)]})
+    waits: list[float] = []
+    client = client_for(sim.url, sleep=waits.append)
+    with pytest.raises(DtsApiError) as info:
+        client.describe_modify_status("task1", deadline=time.monotonic() + 2.0)
+    assert info.value.code == "Throttling.User"
+    assert waits == []  # the 5 s the service asked for would pass the deadline
+    assert len(client.observed) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("version", ["v1", "v3"])
+def test_both_signature_versions_carry_an_sts_token(version: str) -> None:
+    server = start_simulator("127.0.0.1", 0, security_token="sts-token-value")
+    try:
+        task = next(job.task_ids[0] for job in DEMO_JOBS if job.task_ids)
+        client = DtsClient(
+            endpoint=server.url,
+            region="cn-hangzhou",
+            credentials=StaticProvider(
+                Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, "sts-token-value")
+            ),
+            timeout_seconds=5,
+            signature_version="v1" if version == "v1" else "v3",
+        )
+        assert client.describe_modify_status(task)["Success"] in (True, "true")
+    finally:
+        server.close()
+
+
+def test_each_region_has_its_endpoint() -> None:
+    client = DtsClient(
+        region="cn-hangzhou",
+        credentials=StaticProvider(Credentials("a", "b")),
+        timeout_seconds=1,
+    )
+    assert client.endpoint_for("cn-hangzhou") == "https://dts.aliyuncs.com"
+    assert client.endpoint_for("ap-northeast-1") == "https://dts.ap-northeast-1.aliyuncs.com"
+    assert client.endpoint_for("cn-guangzhou") == "https://dts.cn-guangzhou.aliyuncs.com"
