@@ -224,3 +224,29 @@ def test_config_may_be_json_and_must_list_jobs(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         "jobs: no jobs configured; list at least one SynchronizationJobId or enable discovery"
     )
+
+
+def test_prometheus_scrape_timeout_header_caps_the_collection(stack: tuple[str, Path]) -> None:
+    """With a 2 s announced timeout the exporter answers within it (its own limit is 4 s):
+    the slow job reads dts_up 0, the healthy ones are intact."""
+    url, _ = stack
+    response = requests.get(
+        f"{url}/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "2"}, timeout=3
+    )
+    data = Scrape.from_text(response.text)
+    assert data.get("dts_up", action=INIT, job_id="dtsslow", task_id="") == 0
+    assert data.get("dts_up", action=INIT, job_id="dtsgood", task_id="") == 1
+    duration = data.get("dts_exporter_scrape_duration_seconds")
+    assert duration is not None and duration <= 2.0
+
+
+def test_a_bad_scrape_timeout_header_is_ignored(stack: tuple[str, Path]) -> None:
+    url, _ = stack
+    response = requests.get(
+        f"{url}/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "soon"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert (
+        Scrape.from_text(response.text).get("dts_up", action=INIT, job_id="dtsgood", task_id="")
+        == 1
+    )
