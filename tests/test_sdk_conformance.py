@@ -21,6 +21,7 @@ from dts_exporter.simulator import (
     Scenario,
     SimulatorServer,
     load_scenario,
+    parse_scenario,
     start_simulator,
 )
 
@@ -43,6 +44,45 @@ LISTS = (
     "DataInitializationDetails",
     "DataSynchronizationDetails",
 )
+REGION = "cn-hangzhou"
+SYNC_JOBS = 5
+
+
+def _dts_job(index: int, job_type: str) -> dict[str, Any]:
+    """A DescribeDtsJobs `DtsJobList` entry shaped like the API page's sample."""
+    return {
+        "DtsJobId": f"l3m1213ye7l{index:04d}",
+        "DtsInstanceID": f"dtsi{index:02d}sdkdisc{job_type[:4].lower()}",
+        "DtsJobName": f"{job_type.lower()}-job-{index}",
+        "Status": "Synchronizing" if job_type == "SYNC" else "Migrating",
+        "JobType": job_type,
+        "Delay": 1000 + index,
+        "Checkpoint": 1_700_000_000 + index,
+        "ErrorMessage": "",
+        "CreateTime": "2024-03-16T08:01:34Z",
+        "PayType": "PostPaid",
+        "DtsJobClass": "small",
+        "SourceEndpoint": {
+            "EngineName": "MySQL",
+            "InstanceType": "RDS",
+            "InstanceID": f"rm-bp1sdk{index:04d}",
+            "Region": REGION,
+            "DatabaseName": "shop",
+        },
+        "DestinationEndpoint": {
+            "EngineName": "PolarDB",
+            "InstanceType": "POLARDB",
+            "InstanceID": f"pc-bp1sdk{index:04d}",
+            "Region": REGION,
+            "DatabaseName": "shop",
+        },
+        "DataInitializationStatus": {"Status": "Finished", "Percent": "100", "Progress": "9"},
+        "StructureInitializationStatus": {"Status": "Finished", "Percent": "100", "Progress": "3"},
+        "DataSynchronizationStatus": {"Status": "Migrating", "Percent": "95", "Progress": "0"},
+    }
+
+
+DTS_JOBS = {REGION: [_dts_job(i, "SYNC") for i in range(SYNC_JOBS)] + [_dts_job(9, "MIGRATION")]}
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +106,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     return Scenario(
         jobs={**from_samples.jobs, **from_yaml.jobs},
         tasks={**from_samples.tasks, **from_yaml.tasks},
+        dts_jobs=parse_scenario({"dts_jobs": DTS_JOBS}, "dts_jobs").dts_jobs,
     )
 
 
@@ -138,6 +179,11 @@ def describe_task(client: Any, task_id: str) -> Any:
         task_id=task_id, region_id="cn-hangzhou"
     )
     return client.describe_synchronization_object_modify_status_with_options(request, runtime())
+
+
+def describe_dts_jobs(client: Any, **options: Any) -> Any:
+    request = dts_models.DescribeDtsJobsRequest(region=REGION, **options)
+    return client.describe_dts_jobs_with_options(request, runtime())
 
 
 def assert_contains(actual: Any, expected: Any, where: str = "body") -> None:
@@ -306,6 +352,67 @@ def test_demo_serves_the_sdk(algorithm: str) -> None:
         assert simulator.request_counts() == {
             "DescribeInitializationStatus": len(DEMO_JOBS),
             "DescribeSynchronizationObjectModifyStatus": sum(len(j.task_ids) for j in DEMO_JOBS),
+        }
+    finally:
+        simulator.close()
+
+
+# --- DescribeDtsJobs (discovery) ------------------------------------------------------------
+
+
+def test_describe_dts_jobs_pages_through_the_sdk(server: SimulatorServer, algorithm: str) -> None:
+    client = make_client(server, algorithm)
+    seen: list[str] = []
+    for page, size in ((1, 2), (2, 2), (3, 1)):
+        response = describe_dts_jobs(client, job_type="SYNC", page_size=2, page_number=page)
+        body = response.body
+        assert isinstance(body, dts_models.DescribeDtsJobsResponseBody)
+        assert (body.success, body.http_status_code) == (True, 200)
+        assert body.request_id == response.headers["x-acs-request-id"]
+        assert (body.total_record_count, body.page_number, body.page_record_count) == (
+            SYNC_JOBS,
+            page,
+            size,
+        )
+        window = DTS_JOBS[REGION][(page - 1) * 2 : (page - 1) * 2 + size]
+        assert_contains(body.to_map()["DtsJobList"], window)
+        job = body.dts_job_list[0]
+        assert isinstance(job, dts_models.DescribeDtsJobsResponseBodyDtsJobList)
+        assert job.source_endpoint.engine_name == "MySQL"
+        assert job.destination_endpoint.engine_name == "PolarDB"
+        assert job.data_initialization_status.percent == "100"
+        seen += [item.dts_instance_id for item in body.dts_job_list]
+    assert seen == [item["DtsInstanceID"] for item in DTS_JOBS[REGION][:SYNC_JOBS]]
+    migration = describe_dts_jobs(client).body  # JobType defaults to MIGRATION
+    assert [item.job_type for item in migration.dts_job_list] == ["MIGRATION"]
+    assert migration.dts_job_list[0].delay == 1009
+
+
+def test_describe_dts_jobs_throttling_reaches_the_sdk(
+    server: SimulatorServer, algorithm: str
+) -> None:
+    server.set_faults({"DescribeDtsJobs": [Fault("throttling", retry_after_ms=900)]})
+    with pytest.raises(sdk_exceptions.ThrottlingException) as caught:
+        describe_dts_jobs(make_client(server, algorithm), job_type="SYNC")
+    assert caught.value.retry_after == 900
+    assert describe_job(make_client(server, algorithm), SAMPLE_JOB).body.success is True
+
+
+def test_demo_discovery_through_the_sdk(algorithm: str) -> None:
+    simulator = start_simulator("127.0.0.1", 0)
+    try:
+        client = make_client(
+            simulator, algorithm, access_key_id=DEMO_ACCESS_KEY_ID, secret=DEMO_ACCESS_KEY_SECRET
+        )
+        body = describe_dts_jobs(client, job_type="SYNC", page_size=100).body
+        assert body.total_record_count == len(DEMO_JOBS)
+        ids = [item.dts_instance_id for item in body.dts_job_list]
+        assert ids == [job.job_id for job in DEMO_JOBS]
+        for job_id in ids:
+            assert describe_job(client, job_id).body.success is True
+        assert simulator.request_counts() == {
+            "DescribeDtsJobs": 1,
+            "DescribeInitializationStatus": len(DEMO_JOBS),
         }
     finally:
         simulator.close()

@@ -125,11 +125,12 @@ class Api:
         )
 
 
-def error_of(response: requests.Response) -> dict[str, Any]:
+def error_of(response: requests.Response, product: str = "Dts") -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
     assert response.headers["x-acs-request-id"] == body["RequestId"]
-    assert body["Recommend"].endswith(f"q={body['Code']}&product=Dts&requestId={body['RequestId']}")
+    suffix = f"q={body['Code']}&product={product}&requestId={body['RequestId']}"
+    assert body["Recommend"].endswith(suffix)
     return body
 
 
@@ -351,8 +352,16 @@ def test_v1_missing_signing_parameter_is_incomplete(api: Api, missing: str) -> N
 def test_wrong_version_and_unknown_action(api: Api) -> None:
     response = api.v1(MODIFY, {"TaskId": TASK, "Version": "2016-08-01"})
     assert (response.status_code, error_of(response)["Code"]) == (400, "InvalidVersion")
-    response = api.v1("DescribeDtsJobs", {"RegionId": "cn-hangzhou"})
+    response = api.v1("DescribeDtsJobDetail", {"RegionId": "cn-hangzhou"})
     assert (response.status_code, error_of(response)["Code"]) == (404, "InvalidAction.NotFound")
+    # Both known versions, each with the other API's action.
+    response = api.v1("AssumeRole", {"RoleArn": "acs:ram::1:role/x"})
+    assert (response.status_code, error_of(response)["Code"]) == (404, "InvalidAction.NotFound")
+    response = api.v1(MODIFY, {"TaskId": TASK, "Version": "2015-04-01"})
+    assert (response.status_code, error_of(response, "Sts")["Code"]) == (
+        404,
+        "InvalidAction.NotFound",
+    )
 
 
 def test_security_token_is_required_when_configured(scenario: Scenario) -> None:
@@ -775,8 +784,11 @@ KINDS = ", ".join(FAULT_KINDS)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("jobs: {}\nextra: 1\n", "extra: unknown key (expected one of: jobs, tasks, faults)"),
-        ("- 1\n", "expected a mapping with keys jobs, tasks, faults, got list"),
+        (
+            "jobs: {}\nextra: 1\n",
+            "extra: unknown key (expected one of: jobs, tasks, dts_jobs, faults)",
+        ),
+        ("- 1\n", "expected a mapping with keys jobs, tasks, dts_jobs, faults, got list"),
         ("jobs: [1]\n", "jobs: expected a mapping of id to body, got list"),
         ("tasks: {t1: 3}\n", "tasks.t1: expected a mapping, got int"),
         (
@@ -847,7 +859,7 @@ def test_json_scenario_with_tabs_loads(tmp_path: Path) -> None:
     path.write_text('{\n\t"tasks": {"t1": {"Status": "Finished", "Success": true}}\n}\n')
     scenario = load_scenario(str(path))
     assert scenario.tasks["t1"] == {"Status": "Finished", "Success": True}
-    assert scenario.jobs == {} and scenario.faults == {}
+    assert scenario.jobs == {} and scenario.faults == {} and scenario.dts_jobs == {}
 
 
 def test_fault_specs_parse_into_faults(tmp_path: Path) -> None:

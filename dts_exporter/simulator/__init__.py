@@ -1,8 +1,13 @@
 """A simulator of the Alibaba Cloud DTS OpenAPI endpoint, faithful enough for the official SDK.
 
-It verifies signatures v1 and v3, answers DescribeInitializationStatus and
-DescribeSynchronizationObjectModifyStatus from a scenario file or a built-in demo that
-evolves with time, and injects faults (throttling, 5xx, latency, broken bodies, resets).
+It verifies signatures v1 and v3, answers DescribeInitializationStatus,
+DescribeSynchronizationObjectModifyStatus and DescribeDtsJobs from a scenario file or a
+built-in demo that evolves with time, and injects faults (throttling, 5xx, latency, broken
+bodies, resets). Beside DTS it stands in for the services a credential chain talks to:
+STS (AssumeRoleWithOIDC, AssumeRole), the ECS instance metadata service and a credentials
+URI, all issuing expiring temporary credentials that then sign DTS calls. Modules: `server`
+(HTTP, routing), `auth` and `identities` (signatures, accepted credentials), `sts`,
+`metadata`, `discovery`, `demo`, `scenario`, `calls` and `render`.
 """
 
 from dts_exporter.simulator.demo import (
@@ -11,6 +16,7 @@ from dts_exporter.simulator.demo import (
     DEMO_JOBS,
     DemoJob,
 )
+from dts_exporter.simulator.discovery import DEMO_MIGRATION_JOB_ID, DEMO_REGION
 from dts_exporter.simulator.scenario import (
     FAULT_KINDS,
     Fault,
@@ -25,6 +31,8 @@ __all__ = [
     "DEMO_ACCESS_KEY_ID",
     "DEMO_ACCESS_KEY_SECRET",
     "DEMO_JOBS",
+    "DEMO_MIGRATION_JOB_ID",
+    "DEMO_REGION",
     "FAULT_KINDS",
     "DemoJob",
     "Fault",

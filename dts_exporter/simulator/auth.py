@@ -2,7 +2,10 @@
 
 `parse_request` extracts what was signed (raising `IncompleteSignature` when the request
 cannot be a signed request at all); `Authenticator.verify` then checks, in order, the
-access key, the timestamp window, the signature, the nonce and the security token.
+access key (any identity of the CredentialStore: the permanent pair or temporary STS
+credentials), the timestamp window, the signature, the nonce and the security token
+(`InvalidSecurityToken.MalFormed` when missing, `.Mismatch` when wrong, `.Expired` once
+temporary credentials have expired).
 Nothing here logs: the inputs include the AccessKey secret.
 """
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dts_exporter import signing
+from dts_exporter.simulator.identities import CredentialStore, Identity
 from dts_exporter.simulator.render import ApiError
 
 TIMESTAMP_WINDOW_SECONDS = 15 * 60
@@ -197,29 +201,23 @@ class NonceCache:
 
 
 class Authenticator:
-    """Verifies parsed requests against one AccessKey pair (and optional STS token)."""
+    """Verifies parsed requests against the identities of a CredentialStore."""
 
-    def __init__(
-        self,
-        access_key_id: str,
-        access_key_secret: str,
-        security_token: str | None,
-        clock: Callable[[], float],
-    ) -> None:
-        self._access_key_id = access_key_id
-        self._secret = access_key_secret
-        self._security_token = security_token
+    def __init__(self, store: CredentialStore, clock: Callable[[], float]) -> None:
+        self.store = store
         self._clock = clock
         self._nonces = NonceCache()
 
-    def _expected_signature(self, request: SignedRequest) -> str:
+    @staticmethod
+    def _expected_signature(request: SignedRequest, secret: str) -> str:
         if request.v1_params is not None:
-            return signing.sign_v1(request.method, request.v1_params, self._secret)
-        return signing.sign_v3(request.v3_canonical_request, self._secret)
+            return signing.sign_v1(request.method, request.v1_params, secret)
+        return signing.sign_v3(request.v3_canonical_request, secret)
 
-    def verify(self, request: SignedRequest) -> None:
-        """Raise ApiError unless the request is authentic, fresh and not a replay."""
-        if request.access_key_id != self._access_key_id:
+    def verify(self, request: SignedRequest) -> Identity:
+        """The identity that signed the request; ApiError unless authentic, fresh, no replay."""
+        identity = self.store.lookup(request.access_key_id)
+        if identity is None:
             raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         now = self._clock()
         moment = parse_timestamp(request.timestamp)
@@ -239,7 +237,8 @@ class Authenticator:
                 "SignatureDoesNotMatch",
                 "Specified header x-acs-content-sha256 is not matched with the request body.",
             )
-        if not _same(self._expected_signature(request), request.signature):
+        expected = self._expected_signature(request, identity.access_key_secret)
+        if not _same(expected, request.signature):
             raise ApiError(
                 400,
                 "SignatureDoesNotMatch",
@@ -248,24 +247,29 @@ class Authenticator:
             )
         if not self._nonces.add(request.nonce, now):
             raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-        self._check_token(request.security_token)
+        _check_token(identity, request.security_token, now)
+        return identity
 
-    def _check_token(self, token: str | None) -> None:
-        if self._security_token is None:
-            if token:
-                raise ApiError(
-                    400,
-                    "InvalidSecurityToken.Mismatch",
-                    "Specified SecurityToken mismatch with the AccessKey.",
-                )
-            return
-        if not token:
-            raise ApiError(
-                400, "InvalidSecurityToken.MalFormed", "Specified SecurityToken is malformed."
-            )
-        if not _same(token, self._security_token):
+
+def _check_token(identity: Identity, token: str | None, now: float) -> None:
+    """Temporary credentials (and a permanent pair configured with one) need their token."""
+    if identity.security_token is None:
+        if token:
             raise ApiError(
                 400,
                 "InvalidSecurityToken.Mismatch",
                 "Specified SecurityToken mismatch with the AccessKey.",
             )
+        return
+    if not token:
+        raise ApiError(
+            400, "InvalidSecurityToken.MalFormed", "Specified SecurityToken is malformed."
+        )
+    if not _same(token, identity.security_token):
+        raise ApiError(
+            400,
+            "InvalidSecurityToken.Mismatch",
+            "Specified SecurityToken mismatch with the AccessKey.",
+        )
+    if identity.expired(now):
+        raise ApiError(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")

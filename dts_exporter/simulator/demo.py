@@ -566,6 +566,15 @@ def _incremental_item(plan: _Plan, table: _Table, data_status: str) -> dict[str,
     return item
 
 
+def demo_job_endpoints(job_id: str) -> tuple[str, str, str] | None:
+    """(engine, source database, destination database) of a demo job, or None."""
+    plan = _PLANS.get(job_id)
+    if plan is None:
+        return None
+    engine = "PostgreSQL" if plan.job == CATALOG else "MySQL"
+    return engine, plan.source_db, plan.dest_db
+
+
 def demo_job_body(job_id: str, elapsed: float) -> dict[str, Any] | None:
     """The full (unpaged) DescribeInitializationStatus body of a demo job, or None."""
     plan = _PLANS.get(job_id)

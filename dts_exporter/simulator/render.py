@@ -1,4 +1,4 @@
-"""Response bodies as the DTS endpoint writes them: JSON or XML, success or error."""
+"""Response bodies as the DTS (and STS) endpoints write them: JSON or XML, success or error."""
 
 from __future__ import annotations
 
@@ -77,20 +77,23 @@ def render_body(root: str, body: Mapping[str, Any], *, xml: bool) -> tuple[bytes
     return render_json(body), JSON_CONTENT_TYPE
 
 
-def error_body(code: str, message: str, request_id: str, host_id: str) -> dict[str, str]:
+def error_body(
+    code: str, message: str, request_id: str, host_id: str, product: str = "Dts"
+) -> dict[str, str]:
     return {
         "RequestId": request_id,
         "HostId": host_id or DEFAULT_HOST_ID,
         "Code": code,
         "Message": message,
         "Recommend": (
-            f"https://api.aliyun.com/troubleshoot?q={code}&product=Dts&requestId={request_id}"
+            f"https://api.aliyun.com/troubleshoot?q={code}&product={product}&requestId={request_id}"
         ),
     }
 
 
 def render_error(
-    code: str, message: str, request_id: str, host_id: str, *, xml: bool
+    code: str, message: str, request_id: str, host_id: str, *, xml: bool, product: str = "Dts"
 ) -> tuple[bytes, str]:
     """An error body (`<Error>` root in XML) and its Content-Type."""
-    return render_body("Error", error_body(code, message, request_id, host_id), xml=xml)
+    body = error_body(code, message, request_id, host_id, product)
+    return render_body("Error", body, xml=xml)

@@ -3,8 +3,11 @@
 ```yaml
 jobs:  {"<SynchronizationJobId>": <DescribeInitializationStatus body, unpaged>}
 tasks: {"<TaskId>": <DescribeSynchronizationObjectModifyStatus body>}
+dts_jobs: {"<region>": [<DescribeDtsJobs DtsJobList entry, with JobType>, ...]}
 faults: {"<id or *>": [{kind: throttling, pages: [2]}, {kind: latency, seconds: 0.2}]}
 ```
+Fault ids are job ids, task ids, `*` (any DTS call), `DescribeDtsJobs` (discovery only),
+`AssumeRole` or `AssumeRoleWithOIDC` (that STS action only; `*` leaves STS alone).
 JSON or YAML (PyYAML reads both). Every problem is a ConfigError naming the key path.
 """
 
@@ -42,7 +45,15 @@ TASK_STRUCT_FIELDS = (
     "DataInitializationStatus",
     "DataSynchronizationStatus",
 )
-TOP_LEVEL_KEYS = ("jobs", "tasks", "faults")
+DTS_JOB_STRUCT_FIELDS = (
+    "SourceEndpoint",
+    "DestinationEndpoint",
+    "StructureInitializationStatus",
+    "DataInitializationStatus",
+    "DataSynchronizationStatus",
+)
+DTS_JOB_TYPES = ("MIGRATION", "SYNC", "SUBSCRIBE")
+TOP_LEVEL_KEYS = ("jobs", "tasks", "dts_jobs", "faults")
 _FAULT_KEYS = {"kind", "seconds", "pages", "retry_after_ms"}
 
 
@@ -51,9 +62,10 @@ class Fault:
     """One injected misbehaviour.
 
     `seconds` is the delay of a `latency` fault; `pages`, when set, limits the fault to
-    DescribeInitializationStatus requests with one of these PageNum values (requests
-    without a PageNum count as page 1; modify-status requests have no page and never
-    match); `retry_after_ms` adds `x-acs-retry-after` to a `throttling` answer.
+    DescribeInitializationStatus requests with one of these PageNum values, or
+    DescribeDtsJobs requests with one of these PageNumber values (requests without one
+    count as page 1; modify-status and STS requests have no page and never match);
+    `retry_after_ms` adds `x-acs-retry-after` to a `throttling` answer.
     """
 
     kind: str
@@ -69,6 +81,7 @@ class Fault:
 class Scenario:
     jobs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    dts_jobs: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
 
 
@@ -157,6 +170,50 @@ def _bodies(value: object, section: str, source: str) -> dict[str, dict[str, Any
             _check_task(body, path, source)
         bodies[str(raw_id)] = body
     return bodies
+
+
+def _dts_job(entry: object, path: str, source: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{source}: {path}: expected a mapping, got {_type_name(entry)}")
+    _check_json_value(entry, path, source)
+    job_type = entry.get("JobType")
+    if job_type is None:
+        raise ConfigError(f"{source}: {path}.JobType: missing (one of {', '.join(DTS_JOB_TYPES)})")
+    if not isinstance(job_type, str) or job_type.strip().upper() not in DTS_JOB_TYPES:
+        raise ConfigError(
+            f"{source}: {path}.JobType: expected one of {', '.join(DTS_JOB_TYPES)}, "
+            f"got {job_type!r}"
+        )
+    for name in DTS_JOB_STRUCT_FIELDS:
+        value = entry.get(name)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(
+                f"{source}: {path}.{name}: expected a mapping, got {_type_name(value)}"
+            )
+    return entry
+
+
+def _dts_jobs(value: object, source: str) -> dict[str, tuple[dict[str, Any], ...]]:
+    """`dts_jobs`: region to a list of DescribeDtsJobs `DtsJobList` entries."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{source}: dts_jobs: expected a mapping of region to DtsJobList entries, "
+            f"got {_type_name(value)}"
+        )
+    regions: dict[str, tuple[dict[str, Any], ...]] = {}
+    for raw_region, entries in value.items():
+        path = f"dts_jobs.{raw_region}"
+        listed = [] if entries is None else entries
+        if not isinstance(listed, list):
+            raise ConfigError(
+                f"{source}: {path}: expected a list of DtsJobList entries, got {_type_name(listed)}"
+            )
+        regions[str(raw_region)] = tuple(
+            _dts_job(entry, f"{path}[{index}]", source) for index, entry in enumerate(listed)
+        )
+    return regions
 
 
 def _number(value: object) -> float | None:
@@ -267,6 +324,7 @@ def parse_scenario(data: object, source: str) -> Scenario:
     return Scenario(
         jobs=_bodies(data.get("jobs"), "jobs", source),
         tasks=_bodies(data.get("tasks"), "tasks", source),
+        dts_jobs=_dts_jobs(data.get("dts_jobs"), source),
         faults=parse_faults(data.get("faults"), source),
     )
 

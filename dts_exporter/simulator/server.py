@@ -1,9 +1,22 @@
-"""The HTTP server: the DTS OpenAPI endpoint at `/`, plus two admin paths for tests.
+"""The HTTP server: the DTS and STS OpenAPI endpoint at `/`, metadata stand-ins, admin paths.
 
-`handle_api` turns one request into a `Reply` (authentication, actions, paging, faults);
-the handler class only moves bytes. Admin paths need no signature:
-`GET /_simulator/requests` (accepted requests per action) and `PUT /_simulator/faults`
-(a JSON body shaped like a scenario's `faults`; replaces the faults, answers 204).
+`handle_api` turns one request to `/` into a `Reply` (authentication, actions, paging,
+faults); the handler class only moves bytes and routes by path:
+
+- `/`: DTS (`Version=2020-01-01`): DescribeInitializationStatus,
+  DescribeSynchronizationObjectModifyStatus, DescribeDtsJobs (see `discovery`); STS
+  (`Version=2015-04-01`): AssumeRoleWithOIDC (unsigned), AssumeRole (see `sts`). Any
+  other version is 400 `InvalidVersion`, any other action 404 `InvalidAction.NotFound`.
+- `/latest/...`: the ECS instance metadata service; `/credentials-uri`: a credentials URI
+  (see `metadata`). These need no signature.
+- Admin paths, no signature: `GET /_simulator/requests` (successful or authenticated
+  requests per action; also `ecs-metadata-token`, `ecs-metadata-credentials`,
+  `credentials-uri`) and `PUT /_simulator/faults` (a JSON body shaped like a scenario's
+  `faults`; replaces the faults, answers 204).
+
+Any other path is 404 `InvalidAction.NotFound`. Requests sent through the simulator as an
+HTTP proxy (absolute-form request lines, e.g. `GET http://100.100.100.200/latest/...`)
+are routed by their path alone, so a client with a proxy setting reaches the stand-ins.
 """
 
 from __future__ import annotations
@@ -16,47 +29,61 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dts_exporter.errors import ConfigError
 from dts_exporter.simulator.auth import Authenticator, header_map, parse_request
+from dts_exporter.simulator.calls import (
+    MAX_INT,
+    Call,
+    Reply,
+    answer,
+    business_error,
+    error_reply,
+    int_param,
+    with_faults,
+)
 from dts_exporter.simulator.demo import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
     demo_job_body,
     demo_task_body,
 )
-from dts_exporter.simulator.render import (
-    DEFAULT_HOST_ID,
-    JSON_CONTENT_TYPE,
-    XML_CONTENT_TYPE,
-    ApiError,
-    new_request_id,
-    render_body,
-    render_error,
-    render_json,
+from dts_exporter.simulator.discovery import (
+    DISCOVERY_ACTION,
+    demo_dts_jobs,
+    list_jobs,
+    parse_query,
 )
+from dts_exporter.simulator.identities import CredentialStore
+from dts_exporter.simulator.metadata import (
+    CREDENTIALS_URI_PATH,
+    METADATA_PREFIX,
+    MetadataService,
+    MetadataSettings,
+)
+from dts_exporter.simulator.render import DEFAULT_HOST_ID, ApiError, new_request_id, render_json
 from dts_exporter.simulator.scenario import JOB_LIST_FIELDS, Fault, Scenario, parse_faults
+from dts_exporter.simulator.sts import (
+    ASSUME_ROLE_ACTION,
+    OIDC_ACTION,
+    STS_ACTIONS,
+    STS_VERSION,
+    StsService,
+    StsSettings,
+)
 
 logger = logging.getLogger("dts_exporter.simulator")
 
 API_VERSION = "2020-01-01"
 INIT_ACTION = "DescribeInitializationStatus"
 MODIFY_ACTION = "DescribeSynchronizationObjectModifyStatus"
-ACTIONS = (INIT_ACTION, MODIFY_ACTION)
+ACTIONS = (INIT_ACTION, MODIFY_ACTION, DISCOVERY_ACTION)
 ADMIN_PREFIX = "/_simulator/"
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_SECONDS = 60.0
-HTML_BAD_GATEWAY = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
-MALFORMED_BODY = b"upstream sent an invalid response: <!-- RequestId pending -->\n"
-INTERNAL_ERROR_MESSAGE = "The request processing has failed due to some unknown error."
 
 
 def _not_found() -> ApiError:
@@ -65,50 +92,6 @@ def _not_found() -> ApiError:
         "InvalidAction.NotFound",
         "Specified api is not found, please check your url and method.",
     )
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = JSON_CONTENT_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    reset: bool = False
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One authenticated API call being answered."""
-
-    action: str
-    params: Mapping[str, str]
-    request_id: str
-    host_id: str
-    xml: bool
-
-
-def _error_reply(error: ApiError, request_id: str, host_id: str, xml: bool) -> Reply:
-    payload, content_type = render_error(error.code, error.message, request_id, host_id, xml=xml)
-    return Reply(error.status, payload, content_type, dict(error.headers))
-
-
-def _int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        limits = f"from {low} to {high}" if high < 2**31 - 1 else f"greater than or equal to {low}"
-        raise ApiError(
-            400,
-            "InvalidParameter",
-            f"Specified parameter {name} is not valid: {raw!r}. It must be an integer {limits}.",
-        )
-    return value
 
 
 def page_job_body(body: Mapping[str, Any], page_num: int, page_size: int) -> dict[str, Any]:
@@ -120,49 +103,6 @@ def page_job_body(body: Mapping[str, Any], page_num: int, page_size: int) -> dic
         if isinstance(value, list):
             paged[name] = value[start : start + page_size]
     return paged
-
-
-def _answer(call: _Call, stored: Mapping[str, Any]) -> Reply:
-    body = dict(stored)
-    body["RequestId"] = call.request_id
-    body.setdefault("Success", True)
-    payload, content_type = render_body(f"{call.action}Response", body, xml=call.xml)
-    return Reply(200, payload, content_type)
-
-
-def _business_error(call: _Call, code: str, message: str) -> Reply:
-    body = {"RequestId": call.request_id, "Success": False, "ErrCode": code, "ErrMessage": message}
-    return _answer(call, body)
-
-
-def _fault_reply(fault: Fault, call: _Call, normal: Callable[[], Reply]) -> Reply:
-    kind = fault.kind
-    if kind == "throttling":
-        headers = {}
-        if fault.retry_after_ms is not None:
-            headers["x-acs-retry-after"] = str(fault.retry_after_ms)
-        raise ApiError(
-            400, "Throttling.User", "Request was denied due to user flow control.", headers
-        )
-    if kind == "internal_error":
-        raise ApiError(500, "InternalError", INTERNAL_ERROR_MESSAGE)
-    if kind == "service_unavailable":
-        raise ApiError(
-            503,
-            "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server.",
-        )
-    if kind == "malformed":
-        return Reply(200, MALFORMED_BODY, XML_CONTENT_TYPE if call.xml else JSON_CONTENT_TYPE)
-    if kind == "truncated":
-        reply = normal()
-        reply.body = reply.body[: len(reply.body) // 2]
-        return reply
-    if kind == "html":
-        return Reply(502, HTML_BAD_GATEWAY, "text/html")
-    if kind == "success_false":
-        return _business_error(call, "InternalError", INTERNAL_ERROR_MESSAGE)
-    return Reply(200, reset=True)  # "reset"
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -179,9 +119,16 @@ class SimulatorServer(ThreadingHTTPServer):
         scenario: Scenario | None,
         clock: Callable[[], float],
         demo_offset: float = 0.0,
+        sts: StsSettings | None = None,
+        metadata: MetadataSettings | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.authenticator = authenticator
+        self.credentials: CredentialStore = authenticator.store
+        self.sts = StsService(sts or StsSettings(), self.credentials)
+        self.metadata = MetadataService(
+            metadata or MetadataSettings(), self.credentials, clock, self.count
+        )
         self.scenario = scenario
         self._clock = clock
         self._started = clock() - demo_offset
@@ -238,9 +185,10 @@ class SimulatorServer(ThreadingHTTPServer):
         with self._lock:
             self._counts[action] = self._counts.get(action, 0) + 1
 
-    def faults_for(self, object_id: str) -> tuple[Fault, ...]:
+    def faults_for(self, object_id: str, *, wildcard: bool = True) -> tuple[Fault, ...]:
         with self._lock:
-            return self._faults.get(object_id, ()) + self._faults.get("*", ())
+            extra = self._faults.get("*", ()) if wildcard else ()
+            return self._faults.get(object_id, ()) + extra
 
     def elapsed(self) -> float:
         return self._clock() - self._started
@@ -254,6 +202,11 @@ class SimulatorServer(ThreadingHTTPServer):
         if self.scenario is not None:
             return self.scenario.tasks.get(task_id)
         return demo_task_body(task_id, self.elapsed())
+
+    def dts_jobs(self, region: str) -> Sequence[Mapping[str, Any]]:
+        if self.scenario is not None:
+            return self.scenario.dts_jobs.get(region, ())
+        return demo_dts_jobs(region, self._clock(), self.elapsed())
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
@@ -269,26 +222,7 @@ class SimulatorServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-def _with_faults(
-    server: SimulatorServer,
-    call: _Call,
-    object_id: str,
-    page: int | None,
-    normal: Callable[[], Reply],
-) -> Reply:
-    """Latency faults add up; then the first other applicable fault replaces the answer."""
-    applicable = [fault for fault in server.faults_for(object_id) if fault.applies_to(page)]
-    delay = sum(fault.seconds for fault in applicable if fault.kind == "latency")
-    chosen = next((fault for fault in applicable if fault.kind != "latency"), None)
-    try:
-        reply = normal() if chosen is None else _fault_reply(chosen, call, normal)
-    except ApiError as error:
-        reply = _error_reply(error, call.request_id, call.host_id, call.xml)
-    reply.delay = delay
-    return reply
-
-
-def _describe_initialization_status(server: SimulatorServer, call: _Call) -> Reply:
+def _describe_initialization_status(server: SimulatorServer, call: Call) -> Reply:
     job_id = call.params.get("SynchronizationJobId", "")
     if not job_id:
         raise ApiError(
@@ -296,21 +230,21 @@ def _describe_initialization_status(server: SimulatorServer, call: _Call) -> Rep
             "MissingSynchronizationJobId",
             "SynchronizationJobId is mandatory for this action.",
         )
-    page_size = _int_param(call.params, "PageSize", 30, 1, 100)
-    page_num = _int_param(call.params, "PageNum", 1, 1, 2**31 - 1)
+    page_size = int_param(call.params, "PageSize", 30, 1, 100)
+    page_num = int_param(call.params, "PageNum", 1, 1, MAX_INT)
 
     def normal() -> Reply:
         stored = server.job_body(job_id)
         if stored is None:
-            return _business_error(
+            return business_error(
                 call, "InvalidJobId", "The specified synchronization job does not exist."
             )
-        return _answer(call, page_job_body(stored, page_num, page_size))
+        return answer(call, page_job_body(stored, page_num, page_size))
 
-    return _with_faults(server, call, job_id, page_num, normal)
+    return with_faults(server.faults_for(job_id), call, page_num, normal)
 
 
-def _describe_modify_status(server: SimulatorServer, call: _Call) -> Reply:
+def _describe_modify_status(server: SimulatorServer, call: Call) -> Reply:
     task_id = call.params.get("TaskId", "")
     if not task_id:
         raise ApiError(400, "MissingTaskId", "TaskId is mandatory for this action.")
@@ -318,15 +252,46 @@ def _describe_modify_status(server: SimulatorServer, call: _Call) -> Reply:
     def normal() -> Reply:
         stored = server.task_body(task_id)
         if stored is None:
-            return _business_error(call, "InvalidTaskId", "The specified task does not exist.")
-        return _answer(call, stored)
+            return business_error(call, "InvalidTaskId", "The specified task does not exist.")
+        return answer(call, stored)
 
-    return _with_faults(server, call, task_id, None, normal)
+    return with_faults(server.faults_for(task_id), call, None, normal)
+
+
+def _describe_dts_jobs(server: SimulatorServer, call: Call) -> Reply:
+    query = parse_query(call.params)
+
+    def normal() -> Reply:
+        return answer(call, list_jobs(server.dts_jobs(query.region), query))
+
+    return with_faults(server.faults_for(DISCOVERY_ACTION), call, query.page_number, normal)
+
+
+def _sts_call(server: SimulatorServer, call: Call) -> Reply:
+    """AssumeRoleWithOIDC or (authenticated) AssumeRole; counted when credentials issue."""
+
+    def normal() -> Reply:
+        if call.action == OIDC_ACTION:
+            issued = server.sts.assume_role_with_oidc(call.params)
+        else:
+            issued = server.sts.assume_role(call.params)
+        server.count(call.action)
+        return answer(call, {"RequestId": "", **issued}, default_success=False)
+
+    return with_faults(server.faults_for(call.action, wildcard=False), call, None, normal)
 
 
 def _wants_xml(params: Mapping[str, str], v3: bool) -> bool:
     requested = params.get("Format", "").strip().lower()
     return requested == "xml" if v3 else requested != "json"
+
+
+def _check_version(version: str, action: str) -> None:
+    known = {API_VERSION: ACTIONS, STS_VERSION: STS_ACTIONS}.get(version)
+    if known is None:
+        raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+    if action not in known:
+        raise _not_found()
 
 
 def handle_api(
@@ -345,22 +310,29 @@ def handle_api(
         params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     xml = _wants_xml(params, "authorization" in headers)
     host_id = headers.get("host") or DEFAULT_HOST_ID
+    action = params.get("Action") or headers.get("x-acs-action", "")
+    version = params.get("Version") or headers.get("x-acs-version", "")
+    product = "Sts" if version == STS_VERSION else "Dts"
     try:
         if method not in ("GET", "POST"):
             raise ApiError(405, "UnsupportedHTTPMethod", "This http method is not supported.")
+        if version == STS_VERSION and action == OIDC_ACTION:
+            # Anonymous by design: the OIDC token is the proof of identity.
+            return _sts_call(server, Call(action, params, request_id, host_id, xml, product))
         signed = parse_request(method, path, query, params, headers, body)
-        if signed.version != API_VERSION:
-            raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
-        if signed.action not in ACTIONS:
-            raise _not_found()
+        _check_version(signed.version, signed.action)
         server.authenticator.verify(signed)
+        call = Call(signed.action, params, request_id, host_id, xml, product)
+        if signed.action == ASSUME_ROLE_ACTION:
+            return _sts_call(server, call)
         server.count(signed.action)
-        call = _Call(signed.action, params, request_id, host_id, xml)
         if signed.action == INIT_ACTION:
             return _describe_initialization_status(server, call)
+        if signed.action == DISCOVERY_ACTION:
+            return _describe_dts_jobs(server, call)
         return _describe_modify_status(server, call)
     except ApiError as error:
-        return _error_reply(error, request_id, host_id, xml)
+        return error_reply(error, request_id, host_id, xml, product)
 
 
 def handle_admin(server: SimulatorServer, method: str, path: str, body: bytes) -> Reply:
@@ -448,14 +420,21 @@ class _Handler(BaseHTTPRequestHandler):
             payload = render_json({"Code": "InvalidRequest", "Message": "Bad request body."})
             self._send(Reply(400, payload), request_id)
             return
+        headers = header_map(list(self.headers.items()))
         if split.path.startswith(ADMIN_PREFIX):
             self._send(handle_admin(self.server, self.command, split.path, body), request_id)
             return
-        if split.path != "/":
-            host_id = self.headers.get("Host") or DEFAULT_HOST_ID
-            self._send(_error_reply(_not_found(), request_id, host_id, False), request_id)
+        if split.path.startswith(METADATA_PREFIX):
+            reply = self.server.metadata.handle_metadata(self.command, split.path, headers)
+            self._send(reply, request_id)
             return
-        headers = header_map(list(self.headers.items()))
+        if split.path == CREDENTIALS_URI_PATH:
+            self._send(self.server.metadata.handle_credentials_uri(self.command), request_id)
+            return
+        if split.path != "/":
+            host_id = headers.get("host") or DEFAULT_HOST_ID
+            self._send(error_reply(_not_found(), request_id, host_id, False), request_id)
+            return
         reply = handle_api(
             self.server, self.command, split.path, split.query, headers, body, request_id
         )
@@ -493,19 +472,47 @@ def start_simulator(
     scenario: Scenario | None = None,
     clock: Callable[[], float] = time.time,
     demo_offset: float = 0.0,
+    role_arn: str | None = None,
+    extra_role_arns: Sequence[str] = (),
+    oidc_provider_arn: str | None = None,
+    oidc_token_file: str | None = None,
+    ecs_role_name: str | None = None,
+    metadata_require_token: bool = True,
+    sts_duration_seconds: float | None = None,
 ) -> SimulatorServer:
     """Bind (port 0 = ephemeral) and serve in a daemon thread; returns at once.
 
     `demo_offset` starts the built-in demo as if it had been running that many seconds
-    (the authentication clock is not shifted).
+    (the authentication clock is not shifted). `role_arn` is the role AssumeRoleWithOIDC
+    and AssumeRole accept (AssumeRole also any of `extra_role_arns`, for cross-account
+    roles); `oidc_provider_arn` and `oidc_token_file` (re-read on every request) complete
+    RRSA. `ecs_role_name` is the RAM role the ECS metadata service lists;
+    `metadata_require_token=False` also accepts metadata requests without a session token.
+    `sts_duration_seconds` overrides the lifetime of every temporary credential issued
+    (STS, ECS metadata, credentials URI), e.g. a few seconds to test expiry and refresh.
     """
-    authenticator = Authenticator(access_key_id, access_key_secret, security_token, clock)
+    if sts_duration_seconds is not None and not sts_duration_seconds > 0:
+        raise ValueError(f"sts_duration_seconds must be > 0, got {sts_duration_seconds!r}")
+    extra = (extra_role_arns,) if isinstance(extra_role_arns, str) else tuple(extra_role_arns)
+    store = CredentialStore(access_key_id, access_key_secret, security_token, clock)
     server = SimulatorServer(
         (host, port),
-        authenticator=authenticator,
+        authenticator=Authenticator(store, clock),
         scenario=scenario,
         clock=clock,
         demo_offset=demo_offset,
+        sts=StsSettings(
+            role_arn=role_arn,
+            extra_role_arns=extra,
+            oidc_provider_arn=oidc_provider_arn,
+            oidc_token_file=oidc_token_file,
+            duration_override=sts_duration_seconds,
+        ),
+        metadata=MetadataSettings(
+            role_name=ecs_role_name,
+            require_token=metadata_require_token,
+            duration_override=sts_duration_seconds,
+        ),
     )
     server.serve_in_background()
     return server
