@@ -240,6 +240,23 @@ demo_offset_option = click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 @demo_offset_option
+@click.option(
+    "--role-arn",
+    "role_arns",
+    multiple=True,
+    help="A RAM role STS lets callers assume (repeat for more; the first also serves OIDC).",
+)
+@click.option("--oidc-provider-arn", help="The OIDC provider AssumeRoleWithOIDC accepts.")
+@click.option(
+    "--oidc-token-file",
+    help="AssumeRoleWithOIDC accepts this file's current content as the token (re-read each call).",
+)
+@click.option("--ecs-role", help="RAM role name the ECS metadata stand-in serves.")
+@click.option(
+    "--sts-duration-seconds",
+    type=click.FloatRange(min=1),
+    help="Lifetime of every temporary credential handed out (tests of expiry and refresh).",
+)
 def simulate(
     listen_address: str,
     scenario_path: str | None,
@@ -247,6 +264,11 @@ def simulate(
     access_key_secret: str | None,
     log_level: str,
     demo_offset: float,
+    role_arns: tuple[str, ...],
+    oidc_provider_arn: str | None,
+    oidc_token_file: str | None,
+    ecs_role: str | None,
+    sts_duration_seconds: float | None,
 ) -> None:
     """Run a simulated DTS OpenAPI endpoint (for demos and tests)."""
     setup_logging(log_level)
@@ -260,6 +282,12 @@ def simulate(
             access_key_secret=access_key_secret or simulator.DEMO_ACCESS_KEY_SECRET,
             scenario=scenario,
             demo_offset=demo_offset,
+            role_arn=role_arns[0] if role_arns else None,
+            extra_role_arns=role_arns[1:],
+            oidc_provider_arn=oidc_provider_arn,
+            oidc_token_file=oidc_token_file,
+            ecs_role_name=ecs_role,
+            sts_duration_seconds=sts_duration_seconds,
         )
     except ConfigError as exc:
         _fail(str(exc))

@@ -123,10 +123,12 @@ def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
 
 
 def is_success(body: Mapping[str, Any]) -> bool:
-    """`Success` may be a bool or a string; absent means success unless an error code is set."""
+    """`Success` may be a bool or a string; absent means success unless an error code is
+    set (`Code: "Success"`, as ECS metadata answers, is no error)."""
     value = body.get("Success")
     if value is None:
-        return not (body.get("ErrCode") or body.get("Code"))
+        code = body.get("ErrCode") or body.get("Code")
+        return not code or code == "Success"
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() == "true"

@@ -283,3 +283,9 @@ def test_each_region_has_its_endpoint() -> None:
     assert client.endpoint_for("cn-hangzhou") == "https://dts.aliyuncs.com"
     assert client.endpoint_for("ap-northeast-1") == "https://dts.ap-northeast-1.aliyuncs.com"
     assert client.endpoint_for("cn-guangzhou") == "https://dts.cn-guangzhou.aliyuncs.com"
+
+
+def test_code_success_without_a_success_field_is_success() -> None:
+    body = decode_response("EcsRamRole", 200, b'{"Code": "Success", "AccessKeyId": "STS.x"}')
+    assert body["AccessKeyId"] == "STS.x"
+    assert _error(200, b'{"Code": "Forbidden", "Message": "no"}').code == "Forbidden"
