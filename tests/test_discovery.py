@@ -1,0 +1,154 @@
+"""Discovery against the simulator: paging, filtering, units, merging, failure handling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dts_exporter.api_stats import ApiStats
+from dts_exporter.client import ACTIONS
+from dts_exporter.config import Config, DiscoveryConfig, JobConfig
+from dts_exporter.credentials import Credentials, StaticProvider
+from dts_exporter.discovery import Discovery
+from dts_exporter.exporter import Exporter, build_exporter, make_client
+from dts_exporter.parsing import parse_dts_jobs
+from dts_exporter.simulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    SimulatorServer,
+    load_scenario,
+    start_simulator,
+)
+from dts_exporter.simulator.scenario import Fault
+from tests.conftest import Scrape, make_tables, write_scenario
+
+CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
+INIT = "DescribeInitializationStatus"
+
+
+def dts_job(i: int, name: str) -> dict[str, Any]:
+    return {
+        "DtsJobId": f"job{i:04d}",
+        "DtsInstanceID": f"dtsi{i:04d}",
+        "DtsJobName": name,
+        "JobType": "SYNC",
+        "Status": "Synchronizing",
+        "Delay": 7,
+        "Checkpoint": 1_790_000_000 + i,
+        "SourceEndpoint": {"EngineName": "MySQL", "Region": "cn-hangzhou"},
+        "DestinationEndpoint": {"EngineName": "PolarDB", "Region": "cn-hangzhou"},
+    }
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
+    listed = [dts_job(i, f"prod-{i}" if i % 2 else f"staging-{i}") for i in range(130)]
+    listed.append({**dts_job(999, "prod-archive"), "JobType": "MIGRATION", "Delay": 5000})
+    jobs = {f"dtsi{i:04d}": {"DataInitializationDetails": make_tables(2)} for i in range(130)}
+    jobs["dtsi0500"] = {"DataInitializationDetails": make_tables(1)}
+    jobs["dtsstatic"] = {"DataInitializationDetails": make_tables(3)}
+    scenario = {
+        "dts_jobs": {"cn-hangzhou": listed, "cn-shanghai": [dts_job(500, "prod-sh")]},
+        "jobs": jobs,
+    }
+    server = start_simulator(
+        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
+    )
+    yield server
+    server.close()
+
+
+def exporter(sim: SimulatorServer, **discovery: Any) -> Exporter:
+    config = Config(
+        region="cn-hangzhou",
+        endpoint=sim.url,
+        jobs=(JobConfig("dtsstatic", "static one"), JobConfig("dtsi0001", "my name", ("task",))),
+        discovery=DiscoveryConfig(**{"enabled": True, "regions": ("cn-hangzhou",), **discovery}),
+        max_requests_per_second=0,
+    )
+    return build_exporter(config, CREDS)
+
+
+def info(data: Scrape) -> dict[str, dict[str, str]]:
+    return {
+        dict(labels)["job_id"]: dict(labels)
+        for (name, labels), value in data.values.items()
+        if name == "dts_job_info" and value == 1
+    }
+
+
+def test_discovery_pages_filters_and_merges(sim: SimulatorServer) -> None:
+    e = exporter(sim, name_pattern="^prod-", regions=("cn-hangzhou", "cn-shanghai"))
+    try:
+        data = Scrape(e.registry)
+        jobs = info(data)
+        prod = {f"dtsi{i:04d}" for i in range(130) if i % 2} | {"dtsi0500"}
+        assert set(jobs) == prod | {"dtsstatic"}  # the MIGRATION job is not a sync job
+        assert sim.request_counts()["DescribeDtsJobs"] == 3  # two pages of 100 + one region
+        assert data.get("dts_exporter_discovered_jobs", region="cn-hangzhou") == 65
+        assert data.get("dts_exporter_discovered_jobs", region="cn-shanghai") == 1
+        # discovered: status, engines, region, delay (seconds for SYNC), checkpoint
+        assert jobs["dtsi0003"] == {
+            "job_id": "dtsi0003",
+            "name": "prod-3",
+            "region": "cn-hangzhou",
+            "status": "Synchronizing",
+            "source_engine": "MySQL",
+            "destination_engine": "PolarDB",
+        }
+        assert jobs["dtsi0500"]["region"] == "cn-shanghai"
+        assert data.get("dts_job_delay_seconds", job_id="dtsi0003") == 7
+        assert data.get("dts_job_checkpoint_timestamp_seconds", job_id="dtsi0003") == 1_790_000_003
+        # a configured job keeps its own name and tasks
+        assert jobs["dtsi0001"]["name"] == "my name"
+        assert data.get("dts_up", action=INIT, job_id="dtsi0003", task_id="") == 1
+        assert data.get("dts_up", action=INIT, job_id="dtsstatic", task_id="") == 1
+    finally:
+        e.close()
+
+
+def test_a_failed_refresh_keeps_the_last_list(sim: SimulatorServer) -> None:
+    now = [1000.0]
+    stats = ApiStats(ACTIONS)
+    config = DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), refresh_seconds=300)
+    base = Config(region="cn-hangzhou", endpoint=sim.url, jobs=(), max_requests_per_second=0)
+    client = make_client(base, CREDS, stats)
+    discovery = Discovery(config, client, clock=lambda: now[0])
+    try:
+        (first,) = discovery.regions()
+        assert len(first.jobs) == 130 and first.last_success is not None
+        now[0] += 100  # not due: no call
+        discovery.regions()
+        assert sim.request_counts()["DescribeDtsJobs"] == 2
+        sim.set_faults({"DescribeDtsJobs": [Fault(kind="internal_error")]})
+        now[0] += 300  # due: the refresh fails, the list stays
+        (kept,) = discovery.regions()
+        assert kept.jobs == first.jobs and kept.last_success == first.last_success
+        assert stats.requests()[("DescribeDtsJobs", "InternalError")] == 4  # 1 + 3 retries
+        sim.set_faults({})
+        (again,) = discovery.regions()  # retried on the next collection, not in 300 s
+        assert len(again.jobs) == 130 and again.last_success != first.last_success
+    finally:
+        client.close()
+
+
+def test_the_delay_unit_depends_on_the_job_type() -> None:
+    body = {
+        "TotalRecordCount": 2,
+        "DtsJobList": [
+            {"DtsInstanceID": "a", "JobType": "MIGRATION", "Delay": 1500},
+            {"DtsInstanceID": "b", "JobType": "SYNC", "Delay": "1500"},
+            {"DtsJobId": "no-instance-id", "JobType": "SYNC"},
+            {"JobType": "SYNC"},
+        ],
+    }
+    jobs, total = parse_dts_jobs(body, "cn-hangzhou")
+    assert total == 2
+    assert [(j.job_id, j.delay_seconds) for j in jobs] == [
+        ("a", 1.5),
+        ("b", 1500.0),
+        ("no-instance-id", None),
+    ]
