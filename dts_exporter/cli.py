@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -116,12 +118,17 @@ def _serve_until_signal(
     listen: str,
     announce: Callable[[str], None],
     stats: ApiStats | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     host, port = _address(listen)
-    exporter = build_exporter(config, credentials, stats)
+    exporter = build_exporter(config, credentials, stats, shard=shard)
     try:
         server = ExporterServer(
-            exporter.registry, host, port, timeout_offset=config.scrape_timeout_offset_seconds
+            exporter.registry,
+            host,
+            port,
+            timeout_offset=config.scrape_timeout_offset_seconds,
+            prober=exporter.prober,
         )
     except ConfigError as exc:
         exporter.close()
@@ -160,13 +167,47 @@ config_option = click.option(
 )
 
 
+def _shard(index: str | None, count: int | None) -> tuple[int, int] | None:
+    """--shard-index/--shard-count; index `hostname` takes the trailing number of the host
+    name, i.e. a StatefulSet pod's ordinal."""
+    if index is None and count is None:
+        return None
+    if index is None or count is None:
+        _fail("--shard-index and --shard-count go together")
+    if index == "hostname":
+        host = os.environ.get("HOSTNAME") or socket.gethostname()
+        match = re.search(r"(\d+)$", host)
+        if match is None:
+            _fail(f"--shard-index hostname: host name {host!r} does not end in a number")
+        index = match.group(1)
+    if not index.isdigit() or not 0 <= int(index) < count:
+        _fail(
+            f"--shard-index must be a number from 0 to {count - 1} (or 'hostname'), got {index!r}"
+        )
+    return int(index), count
+
+
 @main.command()
 @config_option
 @listen_option
-def serve(config_path: str, listen_address: str) -> None:
+@click.option(
+    "--shard-index",
+    envvar="DTS_EXPORTER_SHARD_INDEX",
+    help="This replica's shard (0..count-1), or 'hostname' for a StatefulSet ordinal.",
+)
+@click.option(
+    "--shard-count",
+    type=click.IntRange(min=1),
+    envvar="DTS_EXPORTER_SHARD_COUNT",
+    help="Replicas sharing the jobs by a stable hash of job_id.",
+)
+def serve(
+    config_path: str, listen_address: str, shard_index: str | None, shard_count: int | None
+) -> None:
     """Serve metrics for the configured DTS jobs."""
     config = _load(config_path)
     setup_logging(config.log_level)
+    shard = _shard(shard_index, shard_count)
     _require_jobs(config, config_path)
     stats = ApiStats(ACTIONS)
     credentials = _credentials(config, stats)
@@ -175,15 +216,17 @@ def serve(config_path: str, listen_address: str) -> None:
         credentials,
         listen_address,
         lambda url: log.info(
-            "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s",
+            "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s shard=%s",
             url,
             __version__,
             len(config.jobs),
             sum(len(job.modify_tasks) for job in config.jobs),
             ",".join(config.discovery.regions) if config.discovery.enabled else "off",
             credentials.name,
+            f"{shard[0]}/{shard[1]}" if shard else "none",
         ),
         stats,
+        shard,
     )
 
 

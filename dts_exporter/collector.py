@@ -8,12 +8,14 @@ registering it makes no API call.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, Generic, TypeVar
 
 from prometheus_client.core import Metric as Family
@@ -25,10 +27,17 @@ from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.discovery import Discovery
 from dts_exporter.errors import DtsApiError
-from dts_exporter.exposition import build_families, describe_families
+from dts_exporter.exposition import (
+    DEFAULT_OPTIONS,
+    Options,
+    build_families,
+    describe_families,
+)
 from dts_exporter.logfmt import quote
 from dts_exporter.parsing import (
     DiscoveredJob,
+    InitializationStatus,
+    ModifyStatus,
     parse_initialization_status,
     parse_modify_status,
 )
@@ -44,18 +53,19 @@ requested_timeout: ContextVar[float | None] = ContextVar("requested_timeout", de
 
 
 class SingleFlight(Generic[T]):
-    """Callers arriving while a call is in flight wait for and share its result."""
+    """Callers arriving while a call with the same key is in flight wait for and share its
+    result."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._current: Future[T] | None = None
+        self._current: dict[Hashable, Future[T]] = {}
 
-    def run(self, fn: Callable[[], T]) -> T:
+    def run(self, fn: Callable[[], T], key: Hashable = None) -> T:
         with self._lock:
-            future = self._current
+            future = self._current.get(key)
             leader = future is None
             if future is None:
-                future = self._current = Future()
+                future = self._current[key] = Future()
         if leader:
             try:
                 future.set_result(fn())
@@ -63,8 +73,54 @@ class SingleFlight(Generic[T]):
                 future.set_exception(exc)
             finally:
                 with self._lock:
-                    self._current = None
+                    del self._current[key]
         return future.result()
+
+
+class _Cache(Generic[T]):
+    """The last result per key, served for `seconds` (0 turns it off)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, tuple[float, T]] = {}
+
+    def get(self, key: Hashable) -> T | None:
+        if self.seconds <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or self._clock() - entry[0] >= self.seconds:
+            return None
+        return entry[1]
+
+    def put(self, key: Hashable, value: T) -> None:
+        if self.seconds > 0:
+            with self._lock:
+                self._entries[key] = (self._clock(), value)
+                if len(self._entries) > 10_000:  # probes for ids that come and go
+                    oldest = min(self._entries, key=lambda k: self._entries[k][0])
+                    del self._entries[oldest]
+
+
+def shard_of(job_id: str, count: int) -> int:
+    """A stable shard for a job id: the same on every replica and every run."""
+    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "big") % count
+
+
+def job_settled(status: InitializationStatus) -> bool:
+    """Every table and schema object Finished: nothing left to move."""
+    objects = [o for obj in status.structure for o in (obj, *obj.constraints)]
+    return (
+        bool(status.tables)
+        and all(table.status == "Finished" for table in status.tables)
+        and all(obj.status == "Finished" for obj in objects)
+    )
+
+
+def task_settled(status: ModifyStatus) -> bool:
+    return status.status in ("Finished", "Failed")
 
 
 class _StateLog:
@@ -136,14 +192,21 @@ class Collection:
         stats: ApiStats,
         *,
         discovery: Discovery | None = None,
+        shard: tuple[int, int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._client = client
         self._stats = stats
         self._discovery = discovery
+        self._shard = shard
         self._clock = clock
+        self._wall = wall_clock
         self._log = _StateLog()
+        # The last good result per (job id, task id), for ids that have settled.
+        self._settled: dict[tuple[str, str], tuple[float, JobResult | TaskResult]] = {}
+        self._settled_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="dts-api"
         )
@@ -152,8 +215,12 @@ class Collection:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
 
-    def run(self, timeout: float | None = None) -> Snapshot:
-        """Collect every id within `timeout` (capped by scrape_timeout_seconds)."""
+    def run(
+        self, timeout: float | None = None, jobs: Sequence[JobConfig] | None = None
+    ) -> Snapshot:
+        """Collect every id (or just `jobs`, for a probe) within `timeout`, capped by
+        scrape_timeout_seconds. Settled ids are re-checked only every
+        settled_refresh_seconds; their last values are reused in between."""
         started = self._clock()
         budget = self._config.scrape_timeout_seconds
         if timeout is not None:
@@ -162,13 +229,27 @@ class Collection:
         # Calls stop a little before the collection gives up on them, so that a late call
         # ends as a counted Timeout within this scrape rather than after it.
         call_deadline = deadline - min(0.25, 0.1 * budget)
-        jobs, discovered, discovery = self._jobs(call_deadline)
-        job_futures = [
-            (job, self._pool.submit(self._fetch_job, job, call_deadline)) for job in jobs
-        ]
+        if jobs is None:
+            selected, discovered, discovery = self._jobs(call_deadline)
+        else:
+            selected, discovered, discovery = list(jobs), (), ()
+        saved = 0
+
+        def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+            nonlocal saved
+            key = (args[0].id, args[1] if len(args) > 2 else "")
+            reused = self._reusable(key)
+            if reused is not None:
+                saved += 1
+                done: Future[Any] = Future()
+                done.set_result(reused)
+                return done
+            return self._pool.submit(fn, *args)
+
+        job_futures = [(job, submit(self._fetch_job, job, call_deadline)) for job in selected]
         task_futures = [
-            (job, task_id, self._pool.submit(self._fetch_task, job, task_id, call_deadline))
-            for job in jobs
+            (job, task_id, submit(self._fetch_task, job, task_id, call_deadline))
+            for job in selected
             for task_id in job.modify_tasks
         ]
         everything: list[Future[Any]] = [f for _, f in job_futures]
@@ -205,13 +286,34 @@ class Collection:
             duration_seconds=self._clock() - started,
             discovered=discovered,
             discovery=discovery,
+            calls_saved=saved,
         )
+
+    def _reusable(self, key: tuple[str, str]) -> JobResult | TaskResult | None:
+        with self._settled_lock:
+            entry = self._settled.get(key)
+        if entry is None or self._clock() - entry[0] >= self._config.settled_refresh_seconds:
+            return None
+        return entry[1]
+
+    def _remember(
+        self, key: tuple[str, str], result: JobResult | TaskResult, settled: bool
+    ) -> None:
+        with self._settled_lock:
+            if settled:
+                self._settled[key] = (self._clock(), result)
+            else:
+                self._settled.pop(key, None)
+
+    def _in_shard(self, job_id: str) -> bool:
+        return self._shard is None or shard_of(job_id, self._shard[1]) == self._shard[0]
 
     def _jobs(
         self, deadline: float
     ) -> tuple[list[JobConfig], tuple[DiscoveredJob, ...], tuple[DiscoveryResult, ...]]:
-        """The configured jobs, then the discovered ones not configured by hand."""
-        jobs = list(self._config.jobs)
+        """The configured jobs, then the discovered ones not configured by hand; only this
+        replica's shard of them when sharded."""
+        jobs = [job for job in self._config.jobs if self._in_shard(job.id)]
         if self._discovery is None:
             return jobs, (), ()
         regions = self._discovery.regions(deadline)
@@ -219,6 +321,8 @@ class Collection:
         discovered: list[DiscoveredJob] = []
         for state in regions:
             for found in state.jobs:
+                if not self._in_shard(found.job_id):
+                    continue
                 discovered.append(found)
                 if found.job_id not in known:
                     known.add(found.job_id)
@@ -243,7 +347,9 @@ class Collection:
         self._log.notes(
             action, job.id, "", "table listed more than once, merged", status.duplicates
         )
-        return JobResult(job, status, None)
+        result = JobResult(job, status, None, self._wall())
+        self._remember((job.id, ""), result, job_settled(status))
+        return result
 
     def _fetch_task(self, job: JobConfig, task_id: str, deadline: float) -> TaskResult:
         action = DESCRIBE_MODIFY_STATUS
@@ -262,7 +368,9 @@ class Collection:
                 job_id, task_id, None, DtsApiError(errors.UNKNOWN_ERROR, repr(exc), action=action)
             )
         self._report_notes(action, job_id, task_id, status.problems)
-        return TaskResult(job_id, task_id, status, None)
+        result = TaskResult(job_id, task_id, status, None, self._wall())
+        self._remember((job_id, task_id), result, task_settled(status))
+        return result
 
     def _report_notes(
         self, action: str, job_id: str, task_id: str, problems: tuple[str, ...]
@@ -273,12 +381,26 @@ class Collection:
 
 
 class DtsCollector(Collector):
-    """The prometheus-client collector: fresh families on every scrape."""
+    """The prometheus-client collector: fresh families on every scrape.
 
-    def __init__(self, collection: Collection, stats: ApiStats) -> None:
+    Concurrent scrapes share one collection; with `cache_seconds`, a scrape that follows a
+    recent one (a second Prometheus, say) is served that collection without API calls.
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        stats: ApiStats,
+        *,
+        options: Options = DEFAULT_OPTIONS,
+        cache_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._collection = collection
         self._stats = stats
         self._flight: SingleFlight[Snapshot] = SingleFlight()
+        self._cache: _Cache[Snapshot] = _Cache(cache_seconds, clock)
+        self._options = replace(options, note=cache_note(cache_seconds))
 
     def describe(self) -> Iterator[Family]:
         # Declared so that registering does not trigger a collection (and API calls).
@@ -286,5 +408,64 @@ class DtsCollector(Collector):
 
     def collect(self) -> Iterator[Family]:
         timeout = requested_timeout.get()
-        snapshot = self._flight.run(lambda: self._collection.run(timeout))
-        yield from build_families(snapshot, self._stats)
+        snapshot = self._cache.get(None)
+        if snapshot is None:
+            snapshot = self._flight.run(lambda: self._fresh(timeout))
+        yield from build_families(snapshot, self._stats, self._options)
+
+    def _fresh(self, timeout: float | None) -> Snapshot:
+        snapshot = self._collection.run(timeout)
+        self._cache.put(None, snapshot)
+        return snapshot
+
+
+class Prober:
+    """`/probe?job_id=...`: one job (and its modify tasks) per request, blackbox-style, so
+    Prometheus's own service discovery and hashmod sharding can spread jobs over replicas.
+    Concurrent probes of the same target share one collection; `cache_seconds` applies."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        config: Config,
+        *,
+        options: Options = DEFAULT_OPTIONS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._collection = collection
+        self._configured = {job.id: job for job in config.jobs}
+        self._flight: SingleFlight[Snapshot] = SingleFlight()
+        self._cache: _Cache[Snapshot] = _Cache(config.cache_seconds, clock)
+        self._options = replace(options, note=cache_note(config.cache_seconds))
+
+    def families(
+        self,
+        job_id: str,
+        task_ids: Sequence[str] = (),
+        region: str | None = None,
+        timeout: float | None = None,
+    ) -> list[Family]:
+        known = self._configured.get(job_id)
+        tasks = tuple(dict.fromkeys((*(known.modify_tasks if known else ()), *task_ids)))
+        job = JobConfig(
+            id=job_id,
+            name=known.name if known else "",
+            modify_tasks=tasks,
+            region=region or (known.region if known else None),
+        )
+        key = (job.id, job.modify_tasks, job.region)
+        snapshot = self._cache.get(key)
+        if snapshot is None:
+            snapshot = self._flight.run(lambda: self._fresh(key, job, timeout), key)
+        return build_families(snapshot, None, self._options)
+
+    def _fresh(self, key: Hashable, job: JobConfig, timeout: float | None) -> Snapshot:
+        snapshot = self._collection.run(timeout, jobs=[job])
+        self._cache.put(key, snapshot)
+        return snapshot
+
+
+def cache_note(cache_seconds: float) -> str:
+    if cache_seconds <= 0:
+        return ""
+    return f"(Served from a cache of up to {cache_seconds:g}s: values may lag.)"

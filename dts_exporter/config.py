@@ -18,8 +18,9 @@ import yaml
 from dts_exporter.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_.*-]{1,128}$")
+TABLE_METRICS = ("all", "unfinished", "none")
+REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+ID_RE = re.compile(r"^[A-Za-z0-9_.*-]{1,128}$")
 _ARN_RE = re.compile(r"^acs:ram::\d+:role/[A-Za-z0-9_.@/-]+$")
 _SESSION_RE = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")
 
@@ -72,6 +73,10 @@ class Config:
     ecs_metadata_endpoint: str | None = None
     credentials: CredentialsConfig = CredentialsConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
+    cache_seconds: float = 0.0
+    settled_refresh_seconds: float = 600.0
+    table_metrics: str = "all"
+    max_table_series_per_job: int = 0
 
 
 def load_config(path: str | Path) -> Config:
@@ -115,10 +120,14 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         "ecs_metadata_endpoint",
         "credentials",
         "discovery",
+        "cache_seconds",
+        "settled_refresh_seconds",
+        "table_metrics",
+        "max_table_series_per_job",
         "jobs",
     }
     top.reject_unknown(allowed)
-    region = top.get("region", required=True).string(pattern=_REGION_RE, hint="e.g. cn-hangzhou")
+    region = top.get("region", required=True).string(pattern=REGION_RE, hint="e.g. cn-hangzhou")
     endpoint_reader = top.get("endpoint")
     endpoint = None if endpoint_reader.missing else _endpoint(endpoint_reader)
     timeout = top.get("timeout_seconds").number(default=10.0, minimum=0.1, maximum=300)
@@ -137,6 +146,14 @@ def parse_config(data: object, *, source: str = "config") -> Config:
     metadata = top.get("ecs_metadata_endpoint")
     credentials = _credentials(top.get("credentials"))
     discovery = _discovery(top.get("discovery"))
+    cache = top.get("cache_seconds").number(default=0.0, minimum=0, maximum=3600)
+    settled = top.get("settled_refresh_seconds").number(default=600.0, minimum=0, maximum=86400)
+    table_metrics = top.get("table_metrics").choice(TABLE_METRICS, default="all")
+    cap = int(
+        top.get("max_table_series_per_job").number(
+            default=0, minimum=0, maximum=10_000_000, integer=True
+        )
+    )
     jobs = tuple(_job(item) for item in top.get("jobs").sequence(default=[]))
     seen: dict[str, int] = {}
     for index, job in enumerate(jobs):
@@ -161,6 +178,10 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         ecs_metadata_endpoint=None if metadata.missing else _endpoint(metadata, scheme="http"),
         credentials=credentials,
         discovery=discovery,
+        cache_seconds=cache,
+        settled_refresh_seconds=settled,
+        table_metrics=table_metrics,
+        max_table_series_per_job=cap,
         jobs=jobs,
     )
 
@@ -225,7 +246,7 @@ def _discovery(reader: _Reader) -> DiscoveryConfig:
     section.reject_unknown({"enabled", "regions", "name_pattern", "refresh_seconds"})
     enabled = section.get("enabled").boolean(default=False)
     regions = tuple(
-        item.string(pattern=_REGION_RE, hint="e.g. cn-hangzhou")
+        item.string(pattern=REGION_RE, hint="e.g. cn-hangzhou")
         for item in section.get("regions").sequence(default=[])
     )
     pattern_reader = section.get("name_pattern")
@@ -241,16 +262,16 @@ def _discovery(reader: _Reader) -> DiscoveryConfig:
 def _job(reader: _Reader) -> JobConfig:
     job = reader.mapping()
     job.reject_unknown({"id", "name", "modify_tasks", "region"})
-    job_id = job.get("id", required=True).string(pattern=_ID_RE, hint="a SynchronizationJobId")
+    job_id = job.get("id", required=True).string(pattern=ID_RE, hint="a SynchronizationJobId")
     name = job.get("name").string(default="")
     region_reader = job.get("region")
     region = (
         None
         if region_reader.missing
-        else region_reader.string(pattern=_REGION_RE, hint="e.g. cn-hangzhou")
+        else region_reader.string(pattern=REGION_RE, hint="e.g. cn-hangzhou")
     )
     tasks = tuple(
-        item.string(pattern=_ID_RE, hint="a TaskId")
+        item.string(pattern=ID_RE, hint="a TaskId")
         for item in job.get("modify_tasks").sequence(default=[])
     )
     duplicates = sorted({task for task in tasks if tasks.count(task) > 1})

@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 from dts_exporter import transport
 from dts_exporter.api_stats import ApiStats
 from dts_exporter.client import ACTIONS, DtsClient
-from dts_exporter.collector import Collection, DtsCollector
+from dts_exporter.collector import Collection, DtsCollector, Prober
 from dts_exporter.config import Config
 from dts_exporter.credentials import ChainSettings, CredentialsProvider, build_chain
 from dts_exporter.discovery import Discovery
+from dts_exporter.exposition import Options
 from dts_exporter.retry import RetryPolicy, TokenBucket
 
 
@@ -23,6 +24,7 @@ class Exporter:
     registry: CollectorRegistry
     collection: Collection
     client: DtsClient
+    prober: Prober
 
     def close(self) -> None:
         self.collection.close()
@@ -71,13 +73,27 @@ def make_client(
 
 
 def build_exporter(
-    config: Config, credentials: CredentialsProvider, stats: ApiStats | None = None
+    config: Config,
+    credentials: CredentialsProvider,
+    stats: ApiStats | None = None,
+    *,
+    shard: tuple[int, int] | None = None,
 ) -> Exporter:
-    """A fresh registry holding the DTS collector; registering makes no API call."""
+    """A fresh registry holding the DTS collector; registering makes no API call.
+
+    `shard` = (index, count) makes this replica collect only its share of the jobs.
+    """
     stats = stats or ApiStats(ACTIONS)
     client = make_client(config, credentials, stats)
     discovery = Discovery(config.discovery, client) if config.discovery.enabled else None
-    collection = Collection(config, client, stats, discovery=discovery)
+    collection = Collection(config, client, stats, discovery=discovery, shard=shard)
+    options = Options(
+        table_metrics=config.table_metrics,
+        max_table_series_per_job=config.max_table_series_per_job,
+    )
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(DtsCollector(collection, stats))
-    return Exporter(registry=registry, collection=collection, client=client)
+    registry.register(
+        DtsCollector(collection, stats, options=options, cache_seconds=config.cache_seconds)
+    )
+    prober = Prober(collection, config, options=options)
+    return Exporter(registry=registry, collection=collection, client=client, prober=prober)

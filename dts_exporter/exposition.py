@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,6 +25,7 @@ from dts_exporter.parsing import (
     InitializationStatus,
     ModifyStatus,
     Stage,
+    TableProgress,
     error_code,
 )
 from dts_exporter.snapshot import Snapshot
@@ -73,7 +75,22 @@ class _Builder:
         return list(self._families.values())
 
 
-def build_families(snapshot: Snapshot, stats: ApiStats) -> list[Family]:
+@dataclass(frozen=True)
+class Options:
+    """How much to expose: per-table series selection and the HELP note for caching."""
+
+    table_metrics: str = "all"  # all | unfinished | none
+    max_table_series_per_job: int = 0  # 0: no cap
+    note: str = ""
+
+
+DEFAULT_OPTIONS = Options()
+
+
+def build_families(
+    snapshot: Snapshot, stats: ApiStats | None, options: Options = DEFAULT_OPTIONS
+) -> list[Family]:
+    """Every family for the snapshot; without `stats` (a probe), no exporter counters."""
     b = _Builder()
     details = {found.job_id: found for found in snapshot.discovered}
     for job in snapshot.jobs:
@@ -91,14 +108,43 @@ def build_families(snapshot: Snapshot, stats: ApiStats) -> list[Family]:
             b.add(m.JOB_DELAY, (job.job.id,), found.delay_seconds)
             b.add(m.JOB_CHECKPOINT, (job.job.id,), found.checkpoint_timestamp)
         b.add(m.UP, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), float(job.error is None))
+        b.add(m.LAST_REFRESH, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), job.refreshed_at)
         if job.status is not None:
-            _initialization(b, job.job.id, job.status)
+            _initialization(b, job.job.id, job.status, options)
     for task in snapshot.tasks:
-        b.add(m.UP, (DESCRIBE_MODIFY_STATUS, task.job_id, task.task_id), float(task.error is None))
+        ids = (task.job_id, task.task_id)
+        b.add(m.UP, (DESCRIBE_MODIFY_STATUS, *ids), float(task.error is None))
+        b.add(m.LAST_REFRESH, (DESCRIBE_MODIFY_STATUS, *ids), task.refreshed_at)
         if task.status is not None:
-            _modify(b, (task.job_id, task.task_id), task.status)
+            _modify(b, ids, task.status)
     _exporter(b, snapshot, stats)
-    return b.families()
+    families = b.families()
+    if options.note:
+        for family in families:
+            family.documentation = f"{family.documentation} {options.note}"
+    return families
+
+
+def select_tables(
+    tables: Sequence[TableProgress], table_metrics: str, cap: int
+) -> tuple[list[TableProgress], int, int]:
+    """The tables that get per-table series, and how many were filtered and capped.
+
+    The cap keeps the tables with the largest row gaps (those with no gap last); the
+    chosen tables keep the order the API listed them in.
+    """
+    if table_metrics == "none":
+        return [], len(tables), 0
+    chosen = [t for t in tables if table_metrics == "all" or t.status != "Finished"]
+    filtered = len(tables) - len(chosen)
+    if cap <= 0 or len(chosen) <= cap:
+        return chosen, filtered, 0
+    gap = m.row_gap
+    ranked = sorted(
+        range(len(chosen)), key=lambda i: (gap(chosen[i]) is None, -(gap(chosen[i]) or 0.0), i)
+    )
+    keep = sorted(ranked[:cap])
+    return [chosen[i] for i in keep], filtered, len(chosen) - cap
 
 
 def describe_families() -> Iterator[Family]:
@@ -109,8 +155,15 @@ def describe_families() -> Iterator[Family]:
     yield from b.families()
 
 
-def _initialization(b: _Builder, job_id: str, status: InitializationStatus) -> None:
-    for table in status.tables:
+def _initialization(
+    b: _Builder, job_id: str, status: InitializationStatus, options: Options
+) -> None:
+    tables, filtered, capped = select_tables(
+        status.tables, options.table_metrics, options.max_table_series_per_job
+    )
+    b.add(m.TABLE_SERIES_OMITTED, (job_id, "filtered"), float(filtered))
+    b.add(m.TABLE_SERIES_OMITTED, (job_id, "capped"), float(capped))
+    for table in tables:
         labels = (job_id, table.source_db, table.dest_db, table.table)
         for metric, read in m.TABLE_VALUES:
             b.add(metric, labels, read(table))
@@ -191,7 +244,11 @@ def _modify(b: _Builder, ids: tuple[str, str], status: ModifyStatus) -> None:
         )
 
 
-def _exporter(b: _Builder, snapshot: Snapshot, stats: ApiStats) -> None:
+def _exporter(b: _Builder, snapshot: Snapshot, stats: ApiStats | None) -> None:
+    b.add(m.SCRAPE_DURATION, (), snapshot.duration_seconds)
+    if stats is None:
+        return
+    b.add(m.SETTLED_REUSED, (), float(snapshot.calls_saved))
     for (action, code), count in sorted(stats.requests().items()):
         b.add(m.API_REQUESTS, (action, code), float(count))
     durations = b.family(m.API_DURATION)
@@ -207,5 +264,4 @@ def _exporter(b: _Builder, snapshot: Snapshot, stats: ApiStats) -> None:
         b.add(m.DISCOVERY_SUCCESS, (region.region,), region.last_success)
     for action, count in sorted(stats.problems().items()):
         b.add(m.RESPONSE_PROBLEMS, (action,), float(count))
-    b.add(m.SCRAPE_DURATION, (), snapshot.duration_seconds)
     b.add(m.BUILD_INFO, (__version__,), 1.0)

@@ -58,6 +58,12 @@ TABLE_ERROR = Metric(
     "a Java exception class or Other.",
     (*TABLE, "code"),
 )
+TABLE_SERIES_OMITTED = Metric(
+    "dts_data_initialization_table_series_omitted",
+    "Tables of the job without per-table series: reason=filtered by table_metrics, "
+    "reason=capped by max_table_series_per_job (the largest row gaps are kept).",
+    ("job_id", "reason"),
+)
 TABLES = Metric(
     "dts_data_initialization_tables",
     "Tables per data initialization status "
@@ -148,6 +154,12 @@ JOB_INFO = Metric(
     "jobs) status and engines.",
     ("job_id", "name", "region", "status", "source_engine", "destination_engine"),
 )
+LAST_REFRESH = Metric(
+    "dts_last_refresh_timestamp_seconds",
+    "When the values exported for the id were fetched; settled ids are re-checked only "
+    "every settled_refresh_seconds.",
+    ("action", "job_id", "task_id"),
+)
 JOB_DELAY = Metric(
     "dts_job_delay_seconds",
     "Synchronization delay DescribeDtsJobs reports for a discovered job (as of its last refresh).",
@@ -201,6 +213,11 @@ RESPONSE_PROBLEMS = Metric(
     ("action",),
     "counter",
 )
+SETTLED_REUSED = Metric(
+    "dts_exporter_settled_ids_reused",
+    "Ids whose settled (Finished/Failed) data the last collection reused instead of calling.",
+    (),
+)
 SCRAPE_DURATION = Metric(
     "dts_exporter_scrape_duration_seconds",
     "Wall time of the last collection of DTS data.",
@@ -219,6 +236,7 @@ ALL_METRICS: tuple[Metric, ...] = (
     DURATION,
     TABLE_STATUS,
     TABLE_ERROR,
+    TABLE_SERIES_OMITTED,
     TABLES,
     OBJECTS,
     CONSTRAINTS,
@@ -234,6 +252,7 @@ ALL_METRICS: tuple[Metric, ...] = (
     PRECHECK_ITEM,
     PRECHECK_ITEMS,
     UP,
+    LAST_REFRESH,
     JOB_INFO,
     JOB_DELAY,
     JOB_CHECKPOINT,
@@ -244,12 +263,13 @@ ALL_METRICS: tuple[Metric, ...] = (
     DISCOVERED_JOBS,
     DISCOVERY_SUCCESS,
     RESPONSE_PROBLEMS,
+    SETTLED_REUSED,
     SCRAPE_DURATION,
     BUILD_INFO,
 )
 
 
-def _row_gap(table: TableProgress) -> float | None:
+def row_gap(table: TableProgress) -> float | None:
     if table.total_rows is None or table.finished_rows is None:
         return None
     return table.total_rows - table.finished_rows
@@ -259,7 +279,7 @@ def _row_gap(table: TableProgress) -> float | None:
 TABLE_VALUES: tuple[tuple[Metric, Callable[[TableProgress], float | None]], ...] = (
     (EXPECTED_ROWS, lambda t: t.total_rows),
     (SYNCED_ROWS, lambda t: t.finished_rows),
-    (ROW_GAP, _row_gap),
+    (ROW_GAP, row_gap),
     (DURATION, lambda t: t.used_time_seconds),
 )
 

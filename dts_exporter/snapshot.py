@@ -14,6 +14,7 @@ class JobResult:
     job: JobConfig
     status: InitializationStatus | None
     error: DtsApiError | None
+    refreshed_at: float | None = None  # wall-clock time the shown data was fetched
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class TaskResult:
     task_id: str
     status: ModifyStatus | None
     error: DtsApiError | None
+    refreshed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,4 @@ class Snapshot:
     duration_seconds: float
     discovered: tuple[DiscoveredJob, ...] = ()  # what DescribeDtsJobs says of each job
     discovery: tuple[DiscoveryResult, ...] = ()
+    calls_saved: int = 0  # ids whose settled data was reused instead of called

@@ -7,14 +7,18 @@ import html
 import logging
 import socket
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric as Family
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from dts_exporter import __version__
-from dts_exporter.collector import requested_timeout
+from dts_exporter.collector import Prober, requested_timeout
+from dts_exporter.config import ID_RE, REGION_RE
 from dts_exporter.errors import ConfigError
 from dts_exporter.logfmt import quote
 
@@ -44,6 +48,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     registry: CollectorRegistry
     timeout_offset: float
+    prober: Prober | None
 
 
 class _Server6(_Server):
@@ -54,7 +59,13 @@ class ExporterServer:
     """Serves a registry over HTTP in a background thread."""
 
     def __init__(
-        self, registry: CollectorRegistry, host: str, port: int, *, timeout_offset: float = 0.5
+        self,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        *,
+        timeout_offset: float = 0.5,
+        prober: Prober | None = None,
     ) -> None:
         server_class: type[_Server] = _Server6 if ":" in host else _Server
         try:
@@ -64,6 +75,7 @@ class ExporterServer:
             raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._server.registry = registry
         self._server.timeout_offset = timeout_offset
+        self._server.prober = prober
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property
@@ -93,9 +105,21 @@ _LANDING = """<!DOCTYPE html>
 <ul>
 <li><a href="metrics">metrics</a></li>
 <li><a href="healthz">healthz</a></li>
+<li>one job, blackbox-style:
+<code>probe?job_id=&lt;SynchronizationJobId&gt;[&amp;task_id=&lt;TaskId&gt;]</code></li>
 </ul>
 </body></html>
 """
+
+
+class _Families(Collector):
+    """Already-built families (a probe's), exposed once."""
+
+    def __init__(self, families: Iterable[Family]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterable[Family]:
+        return self._families
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -106,7 +130,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == "/metrics":
-            self._metrics()
+            self._expose(self.server.registry)
+        elif path == "/probe" and self.server.prober is not None:
+            self._probe(self.server.prober)
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/":
@@ -130,11 +156,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._method_not_allowed()
 
-    def _metrics(self) -> None:
+    def _probe(self, prober: Prober) -> None:
+        params = parse_qs(urlsplit(self.path).query)
+        job_ids = params.get("job_id", [])
+        task_ids = params.get("task_id", [])
+        regions = params.get("region", [])
+        problem = ""
+        if len(job_ids) != 1 or not ID_RE.match(job_ids[0]):
+            problem = "probe needs exactly one valid job_id=<SynchronizationJobId>"
+        elif any(not ID_RE.match(task) for task in task_ids):
+            problem = "task_id must be a TaskId (letters, digits, - _ . *)"
+        elif len(regions) > 1 or any(not REGION_RE.match(region) for region in regions):
+            problem = "region must be one region id, e.g. cn-hangzhou"
+        if problem:
+            self._send(400, f"400 {problem}\n".encode(), "text/plain; charset=utf-8")
+            return
+        families = prober.families(
+            job_ids[0], task_ids, regions[0] if regions else None, self._scrape_timeout()
+        )
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Families(families))
+        self._expose(registry)
+
+    def _expose(self, registry: CollectorRegistry) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
         token = requested_timeout.set(self._scrape_timeout())
         try:
-            body = encoder(self.server.registry)
+            body = encoder(registry)
         except Exception:  # never expected: the collector does not raise; keep serving
             log.exception("metrics exposition failed")
             self._send(500, b"500 metrics exposition failed\n", "text/plain; charset=utf-8")

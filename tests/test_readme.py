@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,7 +25,23 @@ def _metric_rows() -> list[tuple[str, str, tuple[str, ...]]]:
     return rows
 
 
+def _metric_table() -> str:
+    lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for m in ALL_METRICS:
+        name = m.name + ("_total" if m.type == "counter" else "")
+        labels = ", ".join(m.labels) if m.labels else "—"
+        lines.append(f"| `{name}` | {m.type} | {labels} | {m.help.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
 def test_readme_documents_exactly_the_declared_metrics() -> None:
+    """Regenerate the table after an intended change: UPDATE_README=1 pytest tests/test_readme.py"""
+    if os.environ.get("UPDATE_README"):
+        head, rest = README.split("<!-- metrics:start -->\n", 1)
+        tail = rest.split("<!-- metrics:end -->", 1)[1]
+        text = f"{head}<!-- metrics:start -->\n{_metric_table()}<!-- metrics:end -->{tail}"
+        (ROOT / "README.md").write_text(text, encoding="utf-8")
+        return
     declared = [
         (m.name + ("_total" if m.type == "counter" else ""), m.type, m.labels) for m in ALL_METRICS
     ]
