@@ -158,7 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _probe(self, prober: Prober) -> None:
         params = parse_qs(urlsplit(self.path).query)
-        job_ids = params.get("job_id", [])
+        # `target` as blackbox_exporter names it, so the Prometheus Operator's Probe works
+        job_ids = params.get("job_id", []) + params.get("target", [])
         task_ids = params.get("task_id", [])
         regions = params.get("region", [])
         problem = ""

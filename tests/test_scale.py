@@ -261,7 +261,16 @@ def test_probe_endpoint(sim: SimulatorServer) -> None:
             "destination_engine": "",
         }
         assert data.get("dts_job_info", job_id="dtsdone", **info) == 1
-        for bad in ["", "?job_id=", "?job_id=a&job_id=b", "?job_id=x%20y", "?job_id=a&region=Mars"]:
+        as_target = Scrape.from_text(requests.get(f"{base}/probe?target=dtsbusy", timeout=10).text)
+        assert as_target.get("dts_up", action=INIT, job_id="dtsbusy", task_id="") == 1
+        for bad in [
+            "",
+            "?job_id=",
+            "?job_id=a&job_id=b",
+            "?job_id=a&target=b",
+            "?job_id=x%20y",
+            "?job_id=a&region=Mars",
+        ]:
             response = requests.get(f"{base}/probe{bad}", timeout=10)
             assert response.status_code == 400, bad
             assert response.text.startswith("400 ")
@@ -301,3 +310,46 @@ def test_shard_options_are_validated(tmp_path: Path, args: list[str], message: s
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"), [("all", 5 * 10 + 13), ("unfinished", 5 * 6 + 13), ("none", 13)]
+)
+def test_series_per_job_match_the_readme_table(
+    sim: SimulatorServer, setting: str, expected: int
+) -> None:
+    """dtsmixed: 10 tables (6 unfinished), no schema objects (K=0), no failures."""
+    e = make(sim, [JobConfig("dtsmixed")], table_metrics=setting)
+    try:
+        data = Scrape(e.registry)
+        series = [labels for (_, labels) in data.values if dict(labels).get("job_id") == "dtsmixed"]
+        assert len(series) == expected
+    finally:
+        e.close()
+
+
+def test_series_per_task_match_the_readme_table(tmp_path: Path) -> None:
+    """33 + P for a task reporting every stage, with P precheck items."""
+    body = {
+        "Status": "Migrating",
+        "PrecheckStatus": {
+            "Status": "Finished",
+            "Percent": "100",
+            "Detail": [{"CheckStatus": "Success", "ItemName": f"CHECK_{i}"} for i in range(5)],
+        },
+        "StructureInitializationStatus": {"Status": "Finished", "Percent": "100", "Progress": "3"},
+        "DataInitializationStatus": {"Status": "Migrating", "Percent": "40", "Progress": "900"},
+        "DataSynchronizationStatus": {"Status": "Migrating", "Percent": "0", "Delay": "3"},
+    }
+    scenario = {"jobs": {"j": {"DataInitializationDetails": []}}, "tasks": {"k": body}}
+    server = start_simulator(
+        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
+    )
+    e = make(server, [JobConfig("j", modify_tasks=("k",))])
+    try:
+        data = Scrape(e.registry)
+        series = [labels for (_, labels) in data.values if dict(labels).get("task_id") == "k"]
+        assert len(series) == 33 + 5
+    finally:
+        e.close()
+        server.close()
