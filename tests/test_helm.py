@@ -150,6 +150,7 @@ EXPECTED_KINDS = {
     "rrsa": BASE_KINDS,
     "monitoring": sorted([*BASE_KINDS, "ConfigMap", "PrometheusRule", "ServiceMonitor"]),
     "hardened-extras": sorted([*BASE_KINDS, "NetworkPolicy", "PodDisruptionBudget"]),
+    "sharding": sorted(["ConfigMap", "StatefulSet", "Pod", "Service", "ServiceAccount"]),
 }
 
 
@@ -798,3 +799,24 @@ def test_test_extra_installs_the_helm_tools() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     test_extra = pyproject.split("test = [", 1)[1].split("]", 1)[0]
     assert '"helm-python-sdk' in test_extra and '"kubernetes-validate' in test_extra
+
+
+def test_sharding_runs_a_statefulset_whose_ordinal_is_the_shard(
+    rendered: dict[str, Rendered],
+) -> None:
+    statefulset = rendered["sharding"].one("StatefulSet")
+    assert statefulset["spec"]["replicas"] == 3
+    assert statefulset["spec"]["serviceName"] == FULLNAME
+    args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-4:] == ["--shard-index", "hostname", "--shard-count", "3"]
+    assert "--shard-index" not in rendered["default"].container()["args"]
+
+
+@pytest.mark.parametrize("ordinal", [0, 1, 2])
+def test_each_statefulset_pod_takes_its_ordinal_as_shard(
+    ordinal: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dts_exporter.cli import _shard  # noqa: PLC0415 - the CLI's own parsing
+
+    monkeypatch.setenv("HOSTNAME", f"{FULLNAME}-{ordinal}")
+    assert _shard("hostname", 3) == (ordinal, 3)
