@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import socket
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -23,7 +21,7 @@ from dts_exporter import __version__, errors, simulator
 from dts_exporter.api_stats import ApiStats
 from dts_exporter.check import format_table, run_checks
 from dts_exporter.client import ACTIONS
-from dts_exporter.config import Config, JobConfig, load_config
+from dts_exporter.config import Config, JobConfig, load_config, secret_file_warnings
 from dts_exporter.credentials import (
     Credentials,
     CredentialsError,
@@ -32,8 +30,10 @@ from dts_exporter.credentials import (
 )
 from dts_exporter.errors import ConfigError
 from dts_exporter.exporter import build_exporter, make_client, make_credentials
+from dts_exporter.lifecycle import Runtime, shut_down, wait_for_signals
 from dts_exporter.logfmt import quote, setup_logging
 from dts_exporter.web import DEFAULT_LISTEN_ADDRESS, ExporterServer, parse_listen_address
+from dts_exporter.webconfig import load_web_config
 
 log = logging.getLogger("dts_exporter")
 
@@ -99,19 +99,6 @@ def _address(value: str) -> tuple[str, int]:
         _fail(str(exc))
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        log.info("shutting down signal=%s", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    while not stop.wait(3600):
-        pass
-
-
 def _serve_until_signal(
     config: Config,
     credentials: CredentialsProvider,
@@ -136,9 +123,9 @@ def _serve_until_signal(
     server.start()
     announce(server.url())
     try:
-        _wait_for_signal()
+        wait_for_signals()
     finally:
-        server.close()
+        shut_down(server, config.scrape_timeout_seconds + 5.0)
         exporter.close()
 
 
@@ -201,33 +188,71 @@ def _shard(index: str | None, count: int | None) -> tuple[int, int] | None:
     envvar="DTS_EXPORTER_SHARD_COUNT",
     help="Replicas sharing the jobs by a stable hash of job_id.",
 )
+@click.option(
+    "--web.config.file",
+    "web_config_path",
+    envvar="DTS_EXPORTER_WEB_CONFIG_FILE",
+    help="exporter-toolkit web config: TLS (optionally mTLS) and basic auth users.",
+)
 def serve(
-    config_path: str, listen_address: str, shard_index: str | None, shard_count: int | None
+    config_path: str,
+    listen_address: str,
+    shard_index: str | None,
+    shard_count: int | None,
+    web_config_path: str | None,
 ) -> None:
     """Serve metrics for the configured DTS jobs."""
     config = _load(config_path)
     setup_logging(config.log_level)
+    for warning in secret_file_warnings(config_path, config):
+        log.warning("insecure config file message=%s", quote(warning))
     shard = _shard(shard_index, shard_count)
     _require_jobs(config, config_path)
+    web_config = None
+    if web_config_path:
+        try:
+            web_config = load_web_config(web_config_path)
+        except ConfigError as exc:
+            _fail(str(exc))
+    host, port = _address(listen_address)
     stats = ApiStats(ACTIONS)
     credentials = _credentials(config, stats)
-    _serve_until_signal(
-        config,
-        credentials,
-        listen_address,
-        lambda url: log.info(
-            "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s shard=%s",
-            url,
-            __version__,
-            len(config.jobs),
-            sum(len(job.modify_tasks) for job in config.jobs),
-            ",".join(config.discovery.regions) if config.discovery.enabled else "off",
-            credentials.name,
-            f"{shard[0]}/{shard[1]}" if shard else "none",
-        ),
-        stats,
-        shard,
+    runtime = Runtime(
+        config_path, config, build_exporter(config, credentials, stats, shard=shard), stats, shard
     )
+    try:
+        server = ExporterServer(
+            runtime.exporter.registry,
+            host,
+            port,
+            timeout_offset=config.scrape_timeout_offset_seconds,
+            prober=runtime.exporter.prober,
+            web_config=web_config,
+            reloader=runtime.reload,
+        )
+    except ConfigError as exc:
+        runtime.exporter.close()
+        _fail(str(exc))
+    runtime.server = server
+    server.start()
+    log.info(
+        "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s shard=%s "
+        "tls=%s basic_auth=%s",
+        server.url(),
+        __version__,
+        len(config.jobs),
+        sum(len(job.modify_tasks) for job in config.jobs),
+        ",".join(config.discovery.regions) if config.discovery.enabled else "off",
+        credentials.name,
+        f"{shard[0]}/{shard[1]}" if shard else "none",
+        "on" if web_config is not None and web_config.tls is not None else "off",
+        "on" if web_config is not None and web_config.users else "off",
+    )
+    try:
+        wait_for_signals(runtime.reload)
+    finally:
+        shut_down(server, runtime.config.scrape_timeout_seconds + 5.0)
+        runtime.exporter.close()
 
 
 @main.command()
@@ -342,7 +367,7 @@ def simulate(
         scenario_path or "built-in demo",
     )
     try:
-        _wait_for_signal()
+        wait_for_signals()
     finally:
         server.close()
 

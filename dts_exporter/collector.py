@@ -46,6 +46,7 @@ from dts_exporter.snapshot import DiscoveryResult, JobResult, Snapshot, TaskResu
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", JobResult, TaskResult)
 
 # The scrape timeout Prometheus announced for the scrape being served (seconds, already
 # less the offset), set by the HTTP handler in the thread that runs collect().
@@ -207,6 +208,8 @@ class Collection:
         # The last good result per (job id, task id), for ids that have settled.
         self._settled: dict[tuple[str, str], tuple[float, JobResult | TaskResult]] = {}
         self._settled_lock = threading.Lock()
+        # The last good result per id: its time, and its values for stale_seconds.
+        self._good: dict[tuple[str, str], JobResult | TaskResult] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="dts-api"
         )
@@ -271,6 +274,12 @@ class Collection:
             else TaskResult(job.id, task_id, None, late)
             for job, task_id, future in task_futures
         )
+        job_results = tuple(self._with_history((r.job.id, ""), r) for r in job_results)
+        tasks = tuple(self._with_history((r.job_id, r.task_id), r) for r in tasks)
+        if jobs is None:  # forget ids no longer monitored
+            keep = {(r.job.id, "") for r in job_results} | {(r.job_id, r.task_id) for r in tasks}
+            with self._settled_lock:
+                self._good = {k: v for k, v in self._good.items() if k in keep}
         for job_result in job_results:
             self._log.result(
                 DESCRIBE_INITIALIZATION_STATUS, job_result.job.id, "", job_result.error
@@ -288,6 +297,26 @@ class Collection:
             discovery=discovery,
             calls_saved=saved,
         )
+
+    def _with_history(self, key: tuple[str, str], result: R) -> R:
+        """Record a success; give a failure the last success time, and with stale_seconds
+        the last good values (dts_up still reads 0)."""
+        with self._settled_lock:
+            if result.error is None and result.status is not None:
+                self._good[key] = result
+                return replace(result, last_success=result.refreshed_at)
+            good = self._good.get(key)
+        if good is None or good.refreshed_at is None:
+            return result
+        stale = self._config.stale_seconds
+        if stale > 0 and self._wall() - good.refreshed_at <= stale:
+            return replace(
+                result,
+                status=good.status,  # type: ignore[arg-type]
+                refreshed_at=good.refreshed_at,
+                last_success=good.refreshed_at,
+            )
+        return replace(result, last_success=good.refreshed_at)
 
     def _reusable(self, key: tuple[str, str]) -> JobResult | TaskResult | None:
         with self._settled_lock:

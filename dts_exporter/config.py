@@ -6,6 +6,7 @@ Every error is a `ConfigError` whose message starts with the file name and the k
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Config:
     settled_refresh_seconds: float = 600.0
     table_metrics: str = "all"
     max_table_series_per_job: int = 0
+    stale_seconds: float = 0.0
 
 
 def load_config(path: str | Path) -> Config:
@@ -124,6 +126,7 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         "settled_refresh_seconds",
         "table_metrics",
         "max_table_series_per_job",
+        "stale_seconds",
         "jobs",
     }
     top.reject_unknown(allowed)
@@ -154,6 +157,7 @@ def parse_config(data: object, *, source: str = "config") -> Config:
             default=0, minimum=0, maximum=10_000_000, integer=True
         )
     )
+    stale = top.get("stale_seconds").number(default=0.0, minimum=0, maximum=86400)
     jobs = tuple(_job(item) for item in top.get("jobs").sequence(default=[]))
     seen: dict[str, int] = {}
     for index, job in enumerate(jobs):
@@ -182,8 +186,25 @@ def parse_config(data: object, *, source: str = "config") -> Config:
         settled_refresh_seconds=settled,
         table_metrics=table_metrics,
         max_table_series_per_job=cap,
+        stale_seconds=stale,
         jobs=jobs,
     )
+
+
+def secret_file_warnings(path: str | Path, config: Config) -> list[str]:
+    """A config file holding a secret should be readable by its owner only."""
+    if not (config.credentials.access_key_secret or config.credentials.security_token):
+        return []
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return []
+    if mode & 0o077:
+        return [
+            f"{path} holds an AccessKey secret but is readable by group or others "
+            f"(mode {mode & 0o777:o}); run chmod 600 {path}"
+        ]
+    return []
 
 
 def _endpoint(reader: _Reader, scheme: str = "https") -> str:

@@ -109,12 +109,14 @@ def build_families(
             b.add(m.JOB_CHECKPOINT, (job.job.id,), found.checkpoint_timestamp)
         b.add(m.UP, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), float(job.error is None))
         b.add(m.LAST_REFRESH, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), job.refreshed_at)
+        b.add(m.LAST_SUCCESS, (DESCRIBE_INITIALIZATION_STATUS, job.job.id, ""), job.last_success)
         if job.status is not None:
             _initialization(b, job.job.id, job.status, options)
     for task in snapshot.tasks:
         ids = (task.job_id, task.task_id)
         b.add(m.UP, (DESCRIBE_MODIFY_STATUS, *ids), float(task.error is None))
         b.add(m.LAST_REFRESH, (DESCRIBE_MODIFY_STATUS, *ids), task.refreshed_at)
+        b.add(m.LAST_SUCCESS, (DESCRIBE_MODIFY_STATUS, *ids), task.last_success)
         if task.status is not None:
             _modify(b, ids, task.status)
     _exporter(b, snapshot, stats)

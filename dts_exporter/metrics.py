@@ -160,6 +160,12 @@ LAST_REFRESH = Metric(
     "every settled_refresh_seconds.",
     ("action", "job_id", "task_id"),
 )
+LAST_SUCCESS = Metric(
+    "dts_last_success_timestamp_seconds",
+    "When the last call(s) for the id succeeded; with stale_seconds, a failing id keeps "
+    "its last good values (and dts_up 0) while this is recent enough.",
+    ("action", "job_id", "task_id"),
+)
 JOB_DELAY = Metric(
     "dts_job_delay_seconds",
     "Synchronization delay DescribeDtsJobs reports for a discovered job (as of its last refresh).",
@@ -253,6 +259,7 @@ ALL_METRICS: tuple[Metric, ...] = (
     PRECHECK_ITEMS,
     UP,
     LAST_REFRESH,
+    LAST_SUCCESS,
     JOB_INFO,
     JOB_DELAY,
     JOB_CHECKPOINT,

@@ -15,6 +15,7 @@ class JobResult:
     status: InitializationStatus | None
     error: DtsApiError | None
     refreshed_at: float | None = None  # wall-clock time the shown data was fetched
+    last_success: float | None = None  # wall-clock time of the last successful call
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class TaskResult:
     status: ModifyStatus | None
     error: DtsApiError | None
     refreshed_at: float | None = None
+    last_success: float | None = None
 
 
 @dataclass(frozen=True)

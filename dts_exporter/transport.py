@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from dts_exporter import __version__, errors
@@ -50,7 +52,12 @@ def send(
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
 ) -> HttpAnswer:
-    """One HTTP request; the body is read up to MAX_BODY_BYTES."""
+    """One HTTP request; the body is read up to MAX_BODY_BYTES, within `timeout` in all.
+
+    requests' own timeout bounds each socket operation, not the whole answer: a server that
+    drips its body a byte at a time would never time out, so the total is checked too.
+    """
+    started = time.monotonic()
     try:
         with session.request(
             method, url, timeout=timeout, stream=True, headers=headers, data=data
@@ -58,6 +65,13 @@ def send(
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(chunk_size=256 * 1024):
+                if time.monotonic() - started > timeout:
+                    raise DtsApiError(
+                        errors.TIMEOUT,
+                        f"the answer took longer than {timeout:.1f}s to arrive",
+                        action=action,
+                        http_status=response.status_code,
+                    )
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise DtsApiError(
@@ -73,6 +87,12 @@ def send(
             errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action
         ) from None
     except requests.ConnectionError as exc:
+        if _timed_out(exc):
+            # requests reports a read timeout while streaming the body as a
+            # ConnectionError (wrapping urllib3's ReadTimeoutError): it is a timeout.
+            raise DtsApiError(
+                errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action
+            ) from None
         raise DtsApiError(
             errors.CONNECTION_ERROR, describe_transport_error(exc), action=action
         ) from None
@@ -138,6 +158,34 @@ def bounded_code(value: object) -> str:
     """A service error code fit for a label value; anything odd becomes UnknownError."""
     text = str(value).strip() if value is not None else ""
     return text if _CODE_RE.match(text) else errors.UNKNOWN_ERROR
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, then its causes (explicit, implicit, or as the first argument, the
+    way requests wraps urllib3's errors), without looping."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        nxt = current.__cause__ or current.__context__
+        if nxt is None and current.args and isinstance(current.args[0], BaseException):
+            nxt = current.args[0]
+        current = nxt
+    return chain
+
+
+def _timed_out(exc: BaseException) -> bool:
+    causes = _causes(exc)
+    # urllib3's NewConnectionError (refused, unreachable, DNS) subclasses its
+    # ConnectTimeoutError for history's sake: it is a connection error, not a timeout.
+    if any(
+        isinstance(cause, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
+        for cause in causes
+    ):
+        return False
+    return any(
+        isinstance(cause, (TimeoutError, urllib3.exceptions.TimeoutError)) for cause in causes
+    )
 
 
 def describe_transport_error(exc: requests.RequestException) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import logging
 import socket
+import ssl
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import CollectorRegistry
@@ -21,6 +25,7 @@ from dts_exporter.collector import Prober, requested_timeout
 from dts_exporter.config import ID_RE, REGION_RE
 from dts_exporter.errors import ConfigError
 from dts_exporter.logfmt import quote
+from dts_exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +48,85 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
+# Handler threads at most: more connections wait in the listen backlog, not in threads.
+DEFAULT_MAX_CONNECTIONS = 64
+# A client that sends nothing (or a TLS handshake that stalls) for this long is dropped.
+CLIENT_TIMEOUT_SECONDS = 15.0
+
+# What POST /-/reload calls: re-reads the config; (ok, one-line message).
+Reloader = Callable[[], tuple[bool, str]]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
     registry: CollectorRegistry
     timeout_offset: float
     prober: Prober | None
+    web_config: WebConfig | None
+    tls: ssl.SSLContext | None
+    reloader: Reloader | None
+
+    def __init__(
+        self, address: tuple[str, int], max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ) -> None:
+        super().__init__(address, _Handler)
+        # Connections (threads) at once; and requests being answered, for shutdown.
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._idle = threading.Condition()
+        self._answering = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()  # the accept loop waits here when every slot is busy
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Marks a request being answered (an idle keep-alive connection is not)."""
+        with self._idle:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._answering -= 1
+                self._idle.notify_all()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:
+            # The handshake happens here, in the request's own thread, so a slow or
+            # plain-HTTP client cannot stall the accept loop.
+            request.settimeout(CLIENT_TIMEOUT_SECONDS)
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError) as exc:
+                log.debug(
+                    "TLS handshake failed client=%s error=%s", client_address[0], quote(str(exc))
+                )
+                return
+        super().finish_request(request, client_address)
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait up to `seconds` for requests in flight to finish; False if some did not."""
+        deadline = time.monotonic() + seconds
+        with self._idle:
+            while self._answering > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
 
 
 class _Server6(_Server):
@@ -56,7 +134,7 @@ class _Server6(_Server):
 
 
 class ExporterServer:
-    """Serves a registry over HTTP in a background thread."""
+    """Serves a registry over HTTP(S) in a background thread."""
 
     def __init__(
         self,
@@ -66,16 +144,22 @@ class ExporterServer:
         *,
         timeout_offset: float = 0.5,
         prober: Prober | None = None,
+        web_config: WebConfig | None = None,
+        reloader: Reloader | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         server_class: type[_Server] = _Server6 if ":" in host else _Server
         try:
-            self._server = server_class((host, port), _Handler)
+            self._server = server_class((host, port), max_connections)
         except OSError as exc:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._server.registry = registry
         self._server.timeout_offset = timeout_offset
         self._server.prober = prober
+        self._server.web_config = web_config
+        self._server.tls = web_config.ssl_context() if web_config is not None else None
+        self._server.reloader = reloader
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property
@@ -87,14 +171,24 @@ class ExporterServer:
         shown = host or ("127.0.0.1" if bound in ("", "0.0.0.0") else bound)
         if ":" in shown:
             shown = f"[{shown}]"
-        return f"http://{shown}:{self.port}"
+        scheme = "https" if self._server.tls is not None else "http"
+        return f"{scheme}://{shown}:{self.port}"
 
     def start(self) -> None:
         self._thread.start()
 
-    def close(self) -> None:
+    def swap(self, registry: CollectorRegistry, prober: Prober | None) -> None:
+        """Serve another registry from now on (a reloaded config)."""
+        self._server.registry = registry
+        self._server.prober = prober
+
+    def close(self, grace_seconds: float = 0.0) -> bool:
+        """Stop accepting, let requests in flight finish for up to `grace_seconds`, close.
+        Returns False when some were still running."""
         self._server.shutdown()
+        finished = self._server.wait_idle(grace_seconds)
         self._server.server_close()
+        return finished
 
 
 _LANDING = """<!DOCTYPE html>
@@ -127,12 +221,34 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = f"dts-exporter/{__version__}"
 
+    timeout = CLIENT_TIMEOUT_SECONDS  # a client idle this long is dropped (slowloris)
+
+    def _authorized(self) -> bool:
+        web_config = self.server.web_config
+        if web_config is None or web_config.authorize(self.headers.get("Authorization")):
+            return True
+        self._send(
+            401,
+            b"401 Unauthorized\n",
+            "text/plain; charset=utf-8",
+            extra={"WWW-Authenticate": 'Basic realm="dts-exporter", charset="UTF-8"'},
+        )
+        return False
+
     def do_GET(self) -> None:
+        with self.server.answering():
+            self._get()
+
+    def _get(self) -> None:
+        if not self._authorized():
+            return
         path = urlsplit(self.path).path
         if path == "/metrics":
             self._expose(self.server.registry)
         elif path == "/probe" and self.server.prober is not None:
             self._probe(self.server.prober)
+        elif path == "/-/reload" and self.server.reloader is not None:
+            self._send(405, b"405 use POST\n", "text/plain; charset=utf-8", allow="POST")
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/":
@@ -148,7 +264,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(405, b"405 method not allowed\n", "text/plain; charset=utf-8", allow="GET, HEAD")
 
     def do_POST(self) -> None:
-        self._method_not_allowed()
+        with self.server.answering():
+            self._post()
+
+    def _post(self) -> None:
+        if not self._authorized():
+            return
+        reloader = self.server.reloader
+        if urlsplit(self.path).path != "/-/reload" or reloader is None:
+            self._method_not_allowed()
+            return
+        ok, message = reloader()
+        status = 200 if ok else 500
+        self._send(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
 
     def do_PUT(self) -> None:
         self._method_not_allowed()
@@ -219,8 +347,11 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         encoding: str | None = None,
         allow: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         self.send_response(status)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if encoding:

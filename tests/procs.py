@@ -55,7 +55,8 @@ class Process:
         )
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_http(self, url: str, timeout: float = 20.0) -> None:

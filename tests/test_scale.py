@@ -313,7 +313,7 @@ def test_shard_options_are_validated(tmp_path: Path, args: list[str], message: s
 
 
 @pytest.mark.parametrize(
-    ("setting", "expected"), [("all", 5 * 10 + 13), ("unfinished", 5 * 6 + 13), ("none", 13)]
+    ("setting", "expected"), [("all", 5 * 10 + 14), ("unfinished", 5 * 6 + 14), ("none", 14)]
 )
 def test_series_per_job_match_the_readme_table(
     sim: SimulatorServer, setting: str, expected: int
@@ -329,7 +329,7 @@ def test_series_per_job_match_the_readme_table(
 
 
 def test_series_per_task_match_the_readme_table(tmp_path: Path) -> None:
-    """33 + P for a task reporting every stage, with P precheck items."""
+    """34 + P for a task reporting every stage, with P precheck items."""
     body = {
         "Status": "Migrating",
         "PrecheckStatus": {
@@ -349,7 +349,7 @@ def test_series_per_task_match_the_readme_table(tmp_path: Path) -> None:
     try:
         data = Scrape(e.registry)
         series = [labels for (_, labels) in data.values if dict(labels).get("task_id") == "k"]
-        assert len(series) == 33 + 5
+        assert len(series) == 34 + 5
     finally:
         e.close()
         server.close()
