@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import yaml
-
+from dts_exporter.documents import read_document
 from dts_exporter.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -84,19 +83,7 @@ class Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML (or JSON) config file."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name}: file is not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
+    data = read_document(path)
     return parse_config(data, source=name)
 
 

@@ -6,6 +6,8 @@ the CLI) can report it in one line without a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # Stable codes for failures that never reached the service or got no usable answer.
 # They appear in `dts_exporter_api_requests_total{code}` and `dts_up` logs.
 TIMEOUT = "Timeout"
@@ -14,6 +16,23 @@ INVALID_RESPONSE = "InvalidResponse"
 UNKNOWN_ERROR = "UnknownError"
 
 TRANSPORT_CODES = (TIMEOUT, CONNECTION_ERROR, INVALID_RESPONSE, UNKNOWN_ERROR)
+
+
+def describe_kind(value: object, mapping: str = "an object") -> str:
+    """What a decoded value is, for error messages ("a list", "null", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return mapping
+    return type(value).__name__
 
 
 class DtsExporterError(Exception):

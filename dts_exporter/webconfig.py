@@ -59,9 +59,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
-import yaml
 
-from dts_exporter.errors import ConfigError
+from dts_exporter.documents import read_document
+from dts_exporter.errors import ConfigError, describe_kind
 
 CLIENT_AUTH_TYPES = (
     "NoClientCert",
@@ -271,10 +271,10 @@ class _Node:
 
     def mapping(self, allowed: tuple[str, ...]) -> _Node:
         if not isinstance(self.value, Mapping):
-            raise self.fail(f"expected a mapping, got {_describe(self.value)}")
+            raise self.fail(f"expected a mapping, got {_kind_of(self.value)}")
         for key in self.value:
             if not isinstance(key, str):
-                raise self.fail(f"keys must be strings, got {_describe(key)} {key!r}")
+                raise self.fail(f"keys must be strings, got {_kind_of(key)} {key!r}")
             if key in _UNSUPPORTED:
                 raise self.child(key).fail(
                     f"{_UNSUPPORTED[key]} is not supported by dts-exporter "
@@ -288,7 +288,7 @@ class _Node:
         if self.value is None:
             return None
         if not isinstance(self.value, str):
-            raise self.fail(f"expected a string, got {_describe(self.value)}")
+            raise self.fail(f"expected a string, got {_kind_of(self.value)}")
         if not self.value.strip():
             raise self.fail("must not be empty")
         return self.value
@@ -318,39 +318,11 @@ class _Node:
         return str(path)
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
-
-
 def load_web_config(path: str) -> WebConfig:
     """Read and validate a web configuration file; every problem is one `ConfigError` line."""
     name = str(path)
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name}: file is not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{name}: invalid YAML{where}: {_one_line(problem)}") from None
+    data = read_document(file)
     return parse_web_config(data, source=name, base=file.resolve().parent)
 
 
@@ -410,7 +382,7 @@ def _users(node: _Node) -> tuple[tuple[str, bytes], ...]:
         return ()
     if not isinstance(node.value, Mapping):
         raise node.fail(
-            f"expected a mapping of user name to bcrypt hash, got {_describe(node.value)}"
+            f"expected a mapping of user name to bcrypt hash, got {_kind_of(node.value)}"
         )
     users: list[tuple[str, bytes]] = []
     for user, hashed in node.value.items():
@@ -421,7 +393,7 @@ def _users(node: _Node) -> tuple[tuple[str, bytes], ...]:
             raise entry.fail("a user name cannot contain ':' (Basic authentication splits on it)")
         if not isinstance(hashed, str):
             # Never echo the value: it may be a password typed in by mistake.
-            raise entry.fail(f"expected a bcrypt hash string, got {_describe(hashed)}")
+            raise entry.fail(f"expected a bcrypt hash string, got {_kind_of(hashed)}")
         match = _BCRYPT_RE.match(hashed.strip())
         if match is None:
             raise entry.fail(
@@ -432,3 +404,7 @@ def _users(node: _Node) -> tuple[tuple[str, bytes], ...]:
             raise entry.fail(f"bcrypt cost {int(match.group(1))} is outside 4-31")
         users.append((user, hashed.strip().encode("ascii")))
     return tuple(users)
+
+
+def _kind_of(value: object) -> str:
+    return describe_kind(value, mapping="a mapping")

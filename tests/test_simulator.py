@@ -850,7 +850,7 @@ def test_unreadable_and_unparseable_files(tmp_path: Path) -> None:
     broken.write_text("jobs: {a: [1, 2}\n")
     with pytest.raises(ConfigError) as caught:
         load_scenario(str(broken))
-    assert str(caught.value).startswith(f"{broken}: not valid YAML or JSON at line 1")
+    assert str(caught.value).startswith(f"{broken}: invalid YAML at line 1")
     assert "\n" not in str(caught.value)
 
 

@@ -13,14 +13,12 @@ JSON or YAML (PyYAML reads both). Every problem is a ConfigError naming the key 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from dts_exporter.documents import read_document
 from dts_exporter.errors import ConfigError
 
 FAULT_KINDS = (
@@ -97,18 +95,32 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_json_value(value: object, path: str, source: str) -> None:
     """Bodies must hold JSON types only (YAML can produce dates, sets, binary...)."""
     if isinstance(value, dict):
         for key, child in value.items():
             if not isinstance(key, str):
                 raise ConfigError(f"{source}: {path}: keys must be strings, got {key!r}")
+            if not _encodable(key):
+                raise ConfigError(f"{source}: {path}: a key holds a lone surrogate (not UTF-8)")
             _check_json_value(child, _join(path, key), source)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_json_value(item, f"{path}[{index}]", source)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{source}: {path}: {value} is not a valid JSON number")
+    elif isinstance(value, str) and not _encodable(value):
+        # A JSON escape such as "\ud800" decodes to a lone surrogate, which no answer can
+        # carry: refuse it here rather than drop the connection on every request.
+        raise ConfigError(f"{source}: {path}: the string holds a lone surrogate (not UTF-8)")
     elif value is not None and not isinstance(value, (str, int, float, bool)):
         raise ConfigError(
             f"{source}: {path}: unsupported value of type {type(value).__name__} "
@@ -329,29 +341,6 @@ def parse_scenario(data: object, source: str) -> Scenario:
     )
 
 
-def _decode(text: str, path: str) -> object:
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            pass  # YAML flow style also starts with a brace; let YAML judge
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ConfigError(f"{path}: not valid YAML or JSON{where}: {problem}") from None
-
-
 def load_scenario(path: str) -> Scenario:
-    """Read and validate a scenario file (JSON or YAML, told apart by content)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read scenario file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read scenario file: not UTF-8 ({exc.reason})") from None
-    return parse_scenario(_decode(text, path), path)
+    """Read and validate a scenario file (JSON or YAML)."""
+    return parse_scenario(read_document(path, "scenario file"), path)
