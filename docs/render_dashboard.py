@@ -85,6 +85,8 @@ LAYOUT: tuple[tuple[str, int, int, int], ...] = (
 )
 ROW_HEIGHTS = (1.0, 1.7, 1.7, 1.7, 1.6)
 TABLE_ROWS = 8
+BAR_LEFT, BAR_WIDTH = 0.42, 0.46  # horizontal bar gauges, in axes fractions
+UNIT_NAMES = {"percentunit": "%", "s": "seconds", "reqps": "requests/s"}
 
 
 @dataclass
@@ -277,8 +279,8 @@ def frame(ax: Axes, panel: Panel, note: str = "") -> None:
     ax.set_facecolor(PANEL_BG)
     for spine in ax.spines.values():
         spine.set_color(BORDER)
-    unit = panel["fieldConfig"]["defaults"].get("unit", "")
-    title = panel["title"] + (f"  [{unit}]" if unit and unit != "none" else "")
+    unit = UNIT_NAMES.get(panel["fieldConfig"]["defaults"].get("unit", ""))
+    title = panel["title"] + (f"  ({unit})" if unit else "")
     ax.set_title(title, loc="left", color=TEXT, fontsize=10, fontweight="bold", pad=6)
     if note:
         ax.text(
@@ -359,14 +361,34 @@ def draw_bargauge(ax: Axes, panel: Panel, series: list[Series]) -> None:
                 x, value + top * 0.04, text, ha="center", color=tint, fontsize=11, fontweight="bold"
             )
         return
-    ax.barh(positions, [top] * len(values), color=BORDER, height=0.7)
-    ax.barh(positions, values, color=colors, height=0.7)
-    ax.set_yticks(positions, [s.name for s in series], color=TEXT, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xticks([])
-    ax.set_xlim(0, top * 1.22)
-    for y, text, tint in zip(positions, texts, colors, strict=True):
-        ax.text(top * 1.02, y, text, va="center", color=tint, fontsize=7, fontweight="bold")
+    # Horizontal: Grafana's layout, name | bar | value, drawn in axes coordinates so that
+    # long names stay inside the panel.
+    bare(ax)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    slot = 1 / max(len(series), 1)
+    size = 7.5 if len(series) > 8 else 9
+    for index, (item, value, text, tint) in enumerate(
+        zip(series, values, texts, colors, strict=True)
+    ):
+        middle = 1 - (index + 0.5) * slot
+        height = min(slot * 0.7, 0.14)
+        ax.text(0.01, middle, item.name, va="center", ha="left", color=TEXT, fontsize=size)
+        ax.add_patch(Rectangle((BAR_LEFT, middle - height / 2), BAR_WIDTH, height, color=BORDER))
+        share = min(max(value / top, 0.0), 1.0) if top else 0.0
+        ax.add_patch(
+            Rectangle((BAR_LEFT, middle - height / 2), BAR_WIDTH * share, height, color=tint)
+        )
+        ax.text(
+            0.99,
+            middle,
+            text,
+            va="center",
+            ha="right",
+            color=tint,
+            fontsize=size,
+            fontweight="bold",
+        )
 
 
 def time_axis(ax: Axes, series: list[Series]) -> None:
@@ -401,8 +423,9 @@ def draw_timeseries(ax: Axes, panel: Panel, series: list[Series]) -> None:
     ax.grid(True, color=GRID, linewidth=0.6)
     ax.legend(
         loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
-        fontsize=7,
+        bbox_to_anchor=(0.0, -0.09),
+        ncol=min(max(len(series), 1), 4),
+        fontsize=7.5,
         frameon=False,
         labelcolor=TEXT,
         handlelength=1.2,
@@ -477,16 +500,19 @@ def draw_table(ax: Axes, panel: Panel, series: list[Series]) -> None:
     bare(ax)
     if not rows:
         return
+    headers = [rename.get(n, n) for n in names]
+    # Columns as wide as their longest text, together filling the panel.
+    lengths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
     table = ax.table(
         cellText=rows,
-        colLabels=[rename.get(n, n) for n in names],
+        colLabels=headers,
+        colWidths=[n / sum(lengths) for n in lengths],
         loc="upper center",
         cellLoc="left",
         colLoc="left",
     )
     table.auto_set_font_size(False)
-    table.set_fontsize(7.5)
-    table.auto_set_column_width(list(range(len(names))))
+    table.set_fontsize(8.5)
     for (line, column), cell in table.get_celld().items():
         cell.set_edgecolor(BORDER)
         cell.set_height(1 / (TABLE_ROWS + 1.6))
@@ -523,10 +549,10 @@ def render(
         figure=figure,
         height_ratios=ROW_HEIGHTS,
         left=0.07,
-        right=0.93,
+        right=0.985,
         top=0.93,
-        bottom=0.03,
-        hspace=0.42,
+        bottom=0.04,
+        hspace=0.55,
         wspace=3.2,
     )
     stamp = datetime.fromtimestamp(prometheus.end, tz=timezone.utc)

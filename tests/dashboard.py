@@ -1,7 +1,7 @@
 """Read the Grafana dashboard and expand its queries as Grafana would.
 
-Shared by the dashboard's lint tests and by anything that runs its queries against a
-real Prometheus (the end-to-end test, the verification of the rendered screenshot).
+Used by the dashboard's lint tests, and importable by anything that runs the dashboard's
+queries against a real Prometheus (an end-to-end test, a check of the demo's data).
 """
 
 from __future__ import annotations

@@ -59,24 +59,26 @@ def _recording_rules(path: Path) -> dict[str, tuple[str, ...]]:
     return {name: ("job_id",) for name in names}
 
 
-def _series_labels() -> dict[str, tuple[str, ...]]:
-    """Every series name a query may select, with the labels the exporter gives it."""
+def _series_labels() -> tuple[dict[str, tuple[str, ...]], set[str]]:
+    """Every series name a query may select with its labels, and which of them count up."""
     series: dict[str, tuple[str, ...]] = {}
+    counters: set[str] = set()
     for metric in ALL_METRICS:
         if metric.type == "counter":
             series[metric.name + "_total"] = metric.labels
+            counters.add(metric.name + "_total")
         elif metric.type == "histogram":
             series[metric.name + "_bucket"] = (*metric.labels, "le")
             series[metric.name + "_sum"] = metric.labels
             series[metric.name + "_count"] = metric.labels
+            counters.update(metric.name + suffix for suffix in ("_bucket", "_sum", "_count"))
         else:
             series[metric.name] = metric.labels
     series.update(_recording_rules(RULES_PATH))
-    return series
+    return series, counters
 
 
-SERIES = _series_labels()
-COUNTER_SUFFIXES = ("_total", "_bucket", "_sum", "_count")
+SERIES, COUNTERS = _series_labels()
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,13 @@ def problems(expr: str) -> list[str]:
         for label, variable in wanted.items():
             if selector.matchers.get(label) not in (("=~", variable), ("=~", f"${{{label}}}")):
                 found.append(f'{name}: missing {label}=~"{variable}"')
-        if name.endswith(COUNTER_SUFFIXES) and not name.startswith("job_id:"):
+        if name in COUNTERS:
             before = re.search(r"\b(?:rate|increase)\(\s*$", expr[: selector.start])
             after = re.match(r"\s*\[[^\]]*\]\s*\)", expr[selector.end :])
             if before is None or after is None:
                 found.append(f"{name}: counter outside rate()/increase()")
+    # Ranges and calls outside string literals (a regex matcher may hold brackets).
+    expr = _STRING.sub('""', expr)
     for window in re.finditer(r"\[([^\]]*)\]", expr):
         if window.group(1).strip() != "$__rate_interval":
             found.append(f"range [{window.group(1)}] is not [$__rate_interval]")
@@ -211,6 +215,15 @@ GOOD = 'sum(dts_up{job=~"$job", instance=~"$instance", job_id=~"$job_id"})'
         ('dts_no_such_metric{job=~"$job", instance=~"$instance"}', "not a declared metric"),
         ('dts_exporter_api_requests{job=~"$job", instance=~"$instance"}', "not a declared"),
         ("vector(1)", "selects no dts_ metric"),
+        (
+            'increase(dts_exporter_response_problems_total{job=~"$job", instance=~"$instance"}'
+            "[$__range])",
+            "[$__range]",
+        ),
+        (
+            'dts_exporter_api_request_duration_seconds_count{job=~"$job", instance=~"$instance"}',
+            "counter outside",
+        ),
     ],
 )
 def test_linter_catches(expr: str, problem: str) -> None:
@@ -237,6 +250,9 @@ def test_selector_parser_respects_quotes_and_labels() -> None:
     found = list(selectors(expr))
     assert [s.name for s in found] == ["dts_up", "dts_job_info"]
     assert found[0].matchers == {"action": ("=", "a}b"), "job": ("=~", "$job")}
+    assert problems('dts_up{job=~"$job", instance=~"$instance", job_id=~"$job_id", a=~"[x]"}') == []
+    with pytest.raises(ValueError, match="cannot parse"):
+        list(selectors("dts_up{job=~$job}"))
 
 
 def test_recording_rules_are_read_from_the_rules_file() -> None:
