@@ -1,186 +1,210 @@
-"""Collection time against the API-latency floor, and against calling one id at a time.
+"""Collection time against the latency floor and the rate floor, and against one call at a time.
 
-Runs a simulator process (scenario: N jobs x M tables + K modify tasks, every answer delayed
-by --latency) and times `Collection.run()`, the work one scrape does, at the configured
-concurrency and at concurrency 1 (what a user gets calling the API one call at a time).
-Prints medians of --runs runs and the ratio, as a Markdown table.
+Runs a simulator process (scenario: N jobs x M tables + N modify tasks, every answer delayed
+by --latency) and times `Collection.run()`, the work one scrape does (all pages of every
+job, every task, parsing), in these modes, alternated within each run:
 
-    .venv/bin/python bench/collection.py [--jobs 40 --tables 250 --latency 0.2 --runs 3]
+- `default`: the default settings (concurrency 16, max_requests_per_second 40 with a burst
+  of one second's worth); only scrape_timeout_seconds is raised so that the collection can
+  finish and be timed;
+- `rate off`: the same with `max_requests_per_second: 0`;
+- `one at a time` (with --sequential): concurrency 1, rate limit off: what a user's loop
+  over the ids gets from the same client and parser.
+
+Floors: latency floor = latency x ceil(calls / concurrency); rate floor = (calls - burst) /
+rate. When the default scrape_timeout_seconds (25 s) cannot hold the rate floor, one more
+collection at the default timeout says how many ids made it.
+
+    .venv/bin/python bench/collection.py [--jobs 40 --tables 250 --latency 0.2 --runs 3
+                                          --sequential]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
-import os
-import platform
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import requests
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import (
+    AK,
+    SECRET,
+    fmt_runs,
+    header,
+    job_id,
+    load,
+    median,
+    pages,
+    scenario,
+    simulator,
+    task_id,
+    write_out,
+)
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS, PAGE_SIZE
+from dts_exporter.client import ACTIONS
 from dts_exporter.collector import Collection
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.exporter import make_client
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
+
+# The timed-out collections log one warning per id; the tables say how many.
+logging.getLogger("dts_exporter").setLevel(logging.ERROR)
+
+DEFAULT_RATE = Config.max_requests_per_second
+DEFAULT_TIMEOUT = Config.scrape_timeout_seconds
 
 
-def scenario(jobs: int, tables: int) -> dict[str, object]:
-    def table(j: int, t: int) -> dict[str, str]:
-        return {
-            "SourceOwnerDBName": f"db{j}",
-            "DestinationOwnerDBName": f"db{j}",
-            "TableName": f"table_{t:05d}",
-            "Status": "Migrating" if t % 3 else "Finished",
-            "TotalRowNum": str(100_000 + t),
-            "FinishRowNum": str(50_000 + t),
-            "UsedTime": "120.0",
-        }
-
-    return {
-        "jobs": {
-            f"dtsbench{j:04d}": {"DataInitializationDetails": [table(j, t) for t in range(tables)]}
-            for j in range(jobs)
-        },
-        "tasks": {
-            f"taskbench{j:04d}": {
-                "Status": "Migrating",
-                "DataInitializationStatus": {
-                    "Status": "Migrating",
-                    "Percent": "40",
-                    "Progress": "1234",
-                },
-            }
-            for j in range(jobs)
-        },
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_simulator(path: Path, latency: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dts_exporter",
-            "simulate",
-            "--listen-address",
-            f"127.0.0.1:{port}",
-            "--scenario",
-            str(path),
-            "--log-level",
-            "error",
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            requests.get(f"{url}/_simulator/requests", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    faults = {"*": [{"kind": "latency", "seconds": latency}]}
-    requests.put(f"{url}/_simulator/faults", data=json.dumps(faults), timeout=5).raise_for_status()
-    return proc, url
-
-
-def time_collection(url: str, jobs: int, concurrency: int) -> tuple[float, int]:
+def collect(
+    url: str,
+    jobs: int,
+    *,
+    concurrency: int = Config.concurrency,
+    rate: float = DEFAULT_RATE,
+    timeout: float = 3600.0,
+    shard: tuple[int, int] | None = None,
+    job_count: int | None = None,
+) -> dict[str, Any]:
+    """One Collection.run(): seconds, API calls counted by the client, ids done/failed."""
     config = Config(
         region="cn-hangzhou",
         endpoint=url,
         concurrency=concurrency,
-        scrape_timeout_seconds=3600,
-        timeout_seconds=60,
-        jobs=tuple(
-            JobConfig(f"dtsbench{j:04d}", modify_tasks=(f"taskbench{j:04d}",)) for j in range(jobs)
-        ),
+        max_requests_per_second=rate,
+        scrape_timeout_seconds=timeout,
+        timeout_seconds=min(60.0, timeout),
+        jobs=tuple(JobConfig(job_id(j), modify_tasks=(task_id(j),)) for j in range(jobs))
+        + tuple(JobConfig(job_id(j)) for j in range(jobs, job_count or jobs)),
     )
     stats = ApiStats(ACTIONS)
-    creds = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
-    collection = Collection(config, make_client(config, creds, stats), stats)
+    creds = StaticProvider(Credentials(AK, SECRET))
+    collection = Collection(config, make_client(config, creds, stats), stats, shard=shard)
     try:
         started = time.perf_counter()
         snapshot = collection.run()
         elapsed = time.perf_counter() - started
     finally:
         collection.close()
-    failed = [j.job.id for j in snapshot.jobs if j.error] + [
-        t.task_id for t in snapshot.tasks if t.error
+    errors = [j.error.code for j in snapshot.jobs if j.error] + [
+        t.error.code for t in snapshot.tasks if t.error
     ]
-    if failed:
-        raise SystemExit(f"collection had failures: {failed[:5]}")
-    return elapsed, sum(stats.requests().values())
+    return {
+        "seconds": elapsed,
+        "calls": sum(stats.requests().values()),
+        "jobs": len(snapshot.jobs),
+        "ids": len(snapshot.jobs) + len(snapshot.tasks),
+        "failed": len(errors),
+        "codes": sorted(set(errors)),
+    }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(
+    jobs: int, tables: int, latency: float, runs: int, sequential: bool
+) -> tuple[str, dict[str, Any]]:
+    concurrency = Config.concurrency
+    calls = jobs * pages(tables) + jobs
+    latency_floor = latency * math.ceil(calls / concurrency)
+    burst = max(1.0, DEFAULT_RATE)
+    rate_floor = max(0.0, (calls - burst) / DEFAULT_RATE)
+    bound = max(latency_floor, rate_floor)
+    modes: dict[str, list[float]] = {"default": [], "rate off": []}
+    if sequential:
+        modes["one at a time"] = []
+    cut: dict[str, Any] | None = None
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        simulator(Path(tmp), scenario(jobs, tables), latency) as sim,
+    ):
+        started_load = load()
+        for _ in range(runs):
+            for mode, values in modes.items():
+                if mode == "default":
+                    result = collect(sim.url, jobs)
+                elif mode == "rate off":
+                    result = collect(sim.url, jobs, rate=0)
+                else:
+                    result = collect(sim.url, jobs, concurrency=1, rate=0)
+                if result["failed"] or result["calls"] != calls:
+                    raise SystemExit(f"{mode}: unexpected result {result}, expected {calls} calls")
+                values.append(result["seconds"])
+        if rate_floor > DEFAULT_TIMEOUT:
+            cut = collect(sim.url, jobs, timeout=DEFAULT_TIMEOUT)
+        ended_load = load()
+
+    med = {mode: median(values) for mode, values in modes.items()}
+    lines = [
+        header(f"Collection time: {jobs} jobs x {tables} tables + {jobs} tasks"),
+        f"workload: {calls} API calls ({pages(tables)} pages per job + 1 per task), "
+        f"{latency * 1000:.0f} ms latency per call, {runs} run(s), modes alternated; "
+        f"at end: {ended_load} (start: {started_load})\n",
+        "| mode | median collection time | runs | vs its floor |",
+        "|---|---|---|---|",
+        f"| latency floor (latency x ceil({calls} / {concurrency})) | {latency_floor:.2f} s | | |",
+        f"| rate floor (({calls} - {burst:g}) / {DEFAULT_RATE:g}/s) | {rate_floor:.2f} s | | |",
+        f"| default settings (concurrency {concurrency}, {DEFAULT_RATE:g} req/s) "
+        f"| {med['default']:.2f} s | {fmt_runs(modes['default'])} "
+        f"| {med['default'] / bound:.2f}x max(floors), "
+        f"{med['default'] / latency_floor:.2f}x latency floor |",
+        f"| rate limit off (max_requests_per_second: 0) | {med['rate off']:.2f} s "
+        f"| {fmt_runs(modes['rate off'])} | {med['rate off'] / latency_floor:.2f}x latency floor |",
+    ]
+    if sequential:
+        seq = med["one at a time"]
+        lines.append(
+            f"| one call at a time (concurrency 1, no rate limit) | {seq:.2f} s "
+            f"| {fmt_runs(modes['one at a time'])} | {seq / (latency * calls):.2f}x "
+            f"latency x calls ({latency * calls:.1f} s) |"
+        )
+    lines.append("")
+    if sequential:
+        lines.append(
+            f"speed-up over one call at a time (medians, same run): "
+            f"default {med['one at a time'] / med['default']:.1f}x, "
+            f"rate off {med['one at a time'] / med['rate off']:.1f}x"
+        )
+    if cut is not None:
+        lines.append(
+            f"at the default scrape_timeout_seconds ({DEFAULT_TIMEOUT:g} s) the rate limit "
+            f"cannot fit {calls} calls: {cut['failed']} of {cut['ids']} ids read dts_up 0 "
+            f"(codes {', '.join(cut['codes'])}) after {cut['seconds']:.1f} s, "
+            f"{cut['calls']} calls made"
+        )
+    text = "\n".join(lines) + "\n"
+    data = {
+        "jobs": jobs,
+        "tables": tables,
+        "latency": latency,
+        "calls": calls,
+        "latency_floor": latency_floor,
+        "rate_floor": rate_floor,
+        "runs": modes,
+        "medians": med,
+        "default_timeout_cut": cut,
+    }
+    return text, data
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument("--tables", type=int, default=250)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=Config.concurrency)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "scenario.json"
-        path.write_text(json.dumps(scenario(args.jobs, args.tables)))
-        proc, url = start_simulator(path, args.latency)
-        try:
-            pages = max(1, math.ceil((args.tables + 1) / PAGE_SIZE))
-            calls = args.jobs * pages + args.jobs
-            floor = args.latency * math.ceil(calls / args.concurrency)
-            concurrent, sequential = [], []
-            for _ in range(args.runs):
-                seconds, counted = time_collection(url, args.jobs, args.concurrency)
-                assert counted == calls, (counted, calls)
-                concurrent.append(seconds)
-                sequential.append(time_collection(url, args.jobs, 1)[0])
-        finally:
-            proc.terminate()
-            proc.wait()
-
-    c, s = statistics.median(concurrent), statistics.median(sequential)
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    )
-    print(
-        f"workload: {args.jobs} jobs x {args.tables} tables + {args.jobs} tasks = "
-        f"{calls} API calls ({pages} pages per job), "
-        f"{args.latency * 1000:.0f} ms latency per call, {args.runs} runs"
-    )
-    print()
-    print("| mode | median collection time | runs |")
-    print("|---|---|---|")
-    print(
-        f"| latency floor at concurrency {args.concurrency} (latency x ceil(calls / concurrency)) "
-        f"| {floor:.2f} s | |"
-    )
-    print(
-        f"| dts-exporter, concurrency {args.concurrency} | {c:.2f} s | "
-        f"{', '.join(f'{x:.2f}' for x in concurrent)} |"
-    )
-    runs = ", ".join(f"{x:.2f}" for x in sequential)
-    print(f"| one call at a time (concurrency 1) | {s:.2f} s | {runs} |")
-    print()
-    print(
-        f"speed-up over one at a time: {s / c:.1f}x (same run); "
-        f"distance from floor: {c / floor:.2f}x"
-    )
+    parser.add_argument("--sequential", action="store_true", help="also one call at a time")
+    parser.add_argument("--label", default="", help="suffix for the output file names")
+    args = parser.parse_args(argv)
+    text, data = run(args.jobs, args.tables, args.latency, args.runs, args.sequential)
+    name = f"collection-{args.jobs}x{args.tables}{'-' + args.label if args.label else ''}"
+    write_out(f"{name}.json", json.dumps(data, indent=2))
+    write_out(f"{name}.md", text)
+    print(text, flush=True)
+    return text
 
 
 if __name__ == "__main__":

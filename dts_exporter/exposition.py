@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import (
@@ -14,6 +14,7 @@ from prometheus_client.core import (
 from prometheus_client.core import (
     Metric as Family,
 )
+from prometheus_client.samples import Sample, Timestamp
 
 from dts_exporter import __version__
 from dts_exporter import metrics as m
@@ -31,6 +32,80 @@ from dts_exporter.parsing import (
 from dts_exporter.snapshot import Snapshot
 
 PRECHECK_CHECK_STATUSES = ("Success", "Failed")
+
+# _TableFamily writes these label names out: they must be what the metrics declare.
+assert m.TABLE == ("job_id", "source_db", "dest_db", "table")
+assert all(metric.labels == m.TABLE and metric.type == "gauge" for metric, _ in m.TABLE_VALUES)
+assert m.TABLE_STATUS.labels == (*m.TABLE, "status") and m.TABLE_STATUS.type == "gauge"
+
+
+def _status_one(table: TableProgress) -> float:
+    return 1.0
+
+
+# The per-table series: metric, and the value a table gives it (None: no series).
+_TABLE_SERIES: tuple[tuple[m.Metric, Callable[[TableProgress], float | None]], ...] = (
+    *m.TABLE_VALUES,
+    (m.TABLE_STATUS, _status_one),
+)
+
+
+class _TableFamily(GaugeMetricFamily):
+    """A per-table gauge whose samples are made from the table records when read.
+
+    The exposition reads each family's samples once, family after family: made on demand,
+    the samples of only one family exist at a time, and none outlive the rendering. At
+    100k table series that is most of the exporter's peak memory and garbage-collector
+    work saved. Every read of `samples` makes a fresh, equal list.
+    """
+
+    def __init__(self, metric: m.Metric) -> None:
+        self._added: list[Sample] = []
+        self._parts: list[tuple[str, Sequence[TableProgress]]] = []
+        self._read = dict(_TABLE_SERIES)[metric]
+        self._with_status = metric.labels == (*m.TABLE, "status")
+        super().__init__(metric.name, metric.help, labels=metric.labels)
+
+    def add_tables(self, job_id: str, tables: Sequence[TableProgress]) -> None:
+        self._parts.append((job_id, tables))
+
+    def add_metric(
+        self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None
+    ) -> None:
+        self._added.append(
+            Sample(self.name, dict(zip(self._labelnames, labels, strict=False)), value, timestamp)
+        )
+
+    @property
+    def samples(self) -> list[Sample]:
+        out = list(self._added)
+        name, read, with_status = self.name, self._read, self._with_status
+        for job_id, tables in self._parts:
+            for t in tables:
+                value = read(t)
+                if value is None:
+                    continue
+                if with_status:
+                    labels = {
+                        "job_id": job_id,
+                        "source_db": t.source_db,
+                        "dest_db": t.dest_db,
+                        "table": t.table,
+                        "status": t.status,
+                    }
+                else:
+                    labels = {
+                        "job_id": job_id,
+                        "source_db": t.source_db,
+                        "dest_db": t.dest_db,
+                        "table": t.table,
+                    }
+                out.append(Sample(name, labels, value))
+        return out
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:  # Metric.__init__ sets []
+        self._added = list(value)
 
 
 class _Builder:
@@ -57,6 +132,16 @@ class _Builder:
         fam = self.family(metric)
         assert isinstance(fam, (GaugeMetricFamily, CounterMetricFamily))
         fam.add_metric(list(labels), value)
+
+    def created(self) -> dict[str, Family]:
+        return self._families
+
+    def table_family(self, metric: m.Metric) -> _TableFamily:
+        fam = self._families.get(metric.name)
+        if fam is None:
+            fam = self._families[metric.name] = _TableFamily(metric)
+        assert isinstance(fam, _TableFamily)
+        return fam
 
     def counts(
         self,
@@ -165,13 +250,22 @@ def _initialization(
     )
     b.add(m.TABLE_SERIES_OMITTED, (job_id, "filtered"), float(filtered))
     b.add(m.TABLE_SERIES_OMITTED, (job_id, "capped"), float(capped))
+    # Per-table series are made when the exposition reads them (see _TableFamily). The
+    # families are created here, in the order eager adds would create them (the first table
+    # with a value creates a metric's family); table errors are few and added as usual.
+    pending = [(metric, read) for metric, read in _TABLE_SERIES if metric.name not in b.created()]
     for table in tables:
-        labels = (job_id, table.source_db, table.dest_db, table.table)
-        for metric, read in m.TABLE_VALUES:
-            b.add(metric, labels, read(table))
-        b.add(m.TABLE_STATUS, (*labels, table.status), 1.0)
+        if pending:
+            for metric, read in list(pending):
+                if read(table) is not None:
+                    b.table_family(metric)
+                    pending.remove((metric, read))
         if table.error_message:
+            labels = (job_id, table.source_db, table.dest_db, table.table)
             b.add(m.TABLE_ERROR, (*labels, error_code(table.error_message)), 1.0)
+    for metric, _ in _TABLE_SERIES:
+        if metric.name in b.created():
+            b.table_family(metric).add_tables(job_id, tables)
     b.counts(m.TABLES, (job_id,), (t.status for t in status.tables), OBJECT_STATUSES)
 
     by_type: dict[str, list[str]] = {}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dts_exporter import errors
-from dts_exporter.errors import DtsApiError
+from dts_exporter.errors import DtsApiError, describe_kind
 
 INITIALIZATION_LISTS = (
     "StructureInitializationDetails",
@@ -29,7 +30,12 @@ TASK_STATUSES = ("NotStarted", "Prechecking", "PrecheckFailed", "Migrating", "Fa
 MISSING_STATUS = "Unknown"
 
 _DTS_CODE_RE = re.compile(r"\bDTS-\d{4,}\b")
-_EXCEPTION_RE = re.compile(r"\b(?:[a-z_][\w]*\.)+[A-Z]\w*(?:Exception|Error)\b")
+# Bounded repetitions: the unbounded form took seconds on hostile messages such as
+# "a.a.a.…a.BBBB…" (quadratic backtracking); real package segments and class names are short.
+_EXCEPTION_RE = re.compile(r"\b(?:[a-z_]\w{0,63}\.){1,16}[A-Z]\w{0,100}(?:Exception|Error)\b")
+# Only the start of a message is searched for a code: DTS puts it there, and messages can be
+# as long as the 64 MiB answer.
+_CODE_SEARCH_CHARS = 8192
 _STATUS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
 T = TypeVar("T")
@@ -126,7 +132,9 @@ def list_field(body: Mapping[str, Any], key: str) -> list[Any] | None:
     if value is None or value == "":
         return None
     if not isinstance(value, list):
-        raise DtsApiError(errors.INVALID_RESPONSE, f"{key} is {_kind(value)}, expected a list")
+        raise DtsApiError(
+            errors.INVALID_RESPONSE, f"{key} is {describe_kind(value)}, expected a list"
+        )
     return value
 
 
@@ -141,12 +149,21 @@ def _unwrap(value: object) -> object:
     return value
 
 
+def clean_text(text: str) -> str:
+    """Text that UTF-8 can encode: a JSON escape such as `\\ud800` decodes to a lone
+    surrogate, which would make the exposition (and so the whole scrape) fail."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def error_code(message: str) -> str:
     """A bounded code from a free-text error message: `DTS-1020042`, a Java exception
     class, or "" when nothing recognisable is there."""
     if not message:
         return ""
-    match = _DTS_CODE_RE.search(message) or _EXCEPTION_RE.search(message)
+    head = message[:_CODE_SEARCH_CHARS]
+    match = _DTS_CODE_RE.search(head) or _EXCEPTION_RE.search(head)
     return match.group(0) if match else "Other"
 
 
@@ -163,8 +180,11 @@ class _Fields:
         if value is None:
             return ""
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value).strip()
-        self.problems.append(f"{self.where}.{key}: {_kind(value)} is not text")
+            try:
+                return clean_text(str(value)).strip()
+            except ValueError:  # an integer with more digits than str() converts
+                pass
+        self.problems.append(f"{self.where}.{key}: {describe_kind(value)} is not text")
         return ""
 
     def status(self, key: str) -> str:
@@ -184,26 +204,94 @@ class _Fields:
         if isinstance(value, bool):
             result = None
         elif isinstance(value, (int, float)):
-            result = float(value)
+            try:
+                result = float(value)
+            except OverflowError:  # an integer beyond any float
+                result = None
         elif isinstance(value, str):
             try:
                 result = float(value.strip())
-            except ValueError:
+            except (ValueError, OverflowError):
                 result = None
         if result is None or not math.isfinite(result):
-            self.problems.append(f"{self.where}.{key}: {_kind(value)} is not a number")
+            self.problems.append(f"{self.where}.{key}: {describe_kind(value)} is not a number")
             return None
         return result
+
+
+# -- the fast path for well-formed entries ------------------------------------------------
+#
+# Nearly every entry is plain JSON strings. The helpers below read those directly, without
+# building a `_Fields` (and its location text) per entry; anything else (a missing status
+# aside) raises `_IrregularError`, or ValueError for a number that does not parse, and the
+# entry is read again by `_Fields`, which notes the problem. Same values, same problems.
+
+# Statuses known to be well-formed (they match _STATUS_RE), accepted without the regex.
+_KNOWN_STATUSES = frozenset((*OBJECT_STATUSES, *TASK_STATUSES, "Success"))
+
+
+class _IrregularError(Exception):
+    """An entry the fast path leaves to `_Fields`."""
+
+
+def _plain_text(value: object) -> str:
+    if type(value) is str:
+        return clean_text(value).strip()
+    if value is None:
+        return ""
+    raise _IrregularError
+
+
+def _plain_own(value: object) -> str:
+    """Like `_plain_text`, a copy of its own: a record that kept a string of the decoded
+    answer would pin the allocator's block it sits in, one per page, so the memory of the
+    raw answers (far larger than the records) could not be reused once they are dropped."""
+    text = _plain_text(value)
+    return text.encode().decode() if text else text
+
+
+def _plain_label(value: object) -> str:
+    """Like `_plain_text`, interned: database names and statuses repeat on every table, and
+    each is then held once, not once per table and series."""
+    if type(value) is str:
+        return sys.intern(clean_text(value).strip())
+    if value is None:
+        return ""
+    raise _IrregularError
+
+
+def _plain_status(value: object) -> str:
+    text = _plain_label(value)
+    if not text:
+        return MISSING_STATUS
+    if text in _KNOWN_STATUSES or _STATUS_RE.match(text):
+        return text
+    raise _IrregularError
+
+
+def _plain_number(value: object) -> float | None:
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+        result = float(text)  # ValueError: left to _Fields
+    elif value is None:
+        return None
+    else:
+        raise _IrregularError
+    if not math.isfinite(result):
+        raise _IrregularError
+    return result
 
 
 def _entries(
     items: list[Any] | None, where: str, problems: list[str]
 ) -> Iterable[tuple[int, Mapping[str, Any]]]:
     for index, item in enumerate(items or []):
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             yield index, item
         else:
-            problems.append(f"{where}[{index}]: {_kind(item)} is not an object")
+            problems.append(f"{where}[{index}]: {describe_kind(item)} is not an object")
 
 
 def _dedupe(
@@ -212,15 +300,14 @@ def _dedupe(
     """Merge entries with the same key deterministically; return them and the repeated keys."""
     kept: dict[K, T] = {}
     repeated: list[K] = []
-    for item in items:
+    for item in items:  # fresh records, one per entry: `is` tells a repeat from the first
         k = key(item)
-        if k in kept:
+        old = kept.setdefault(k, item)
+        if old is not item:
             if k not in repeated:
                 repeated.append(k)
-            if better(item, kept[k]):
+            if better(item, old):
                 kept[k] = item
-        else:
-            kept[k] = item
     return list(kept.values()), repeated
 
 
@@ -236,7 +323,7 @@ def _more_advanced(new: TableProgress, old: TableProgress) -> bool:
 def parse_initialization_status(body: Mapping[str, Any]) -> InitializationStatus:
     problems: list[str] = []
     tables = [
-        _table(_Fields(entry, f"DataInitializationDetails[{i}]", problems))
+        _table_entry(entry, i, problems)
         for i, entry in _entries(
             list_field(body, "DataInitializationDetails"), "DataInitializationDetails", problems
         )
@@ -275,6 +362,24 @@ def parse_initialization_status(body: Mapping[str, Any]) -> InitializationStatus
     )
 
 
+def _table_entry(entry: Mapping[str, Any], index: int, problems: list[str]) -> TableProgress:
+    """One DataInitializationDetails entry: the fast path, or `_Fields` if it is irregular."""
+    get = entry.get
+    try:
+        return TableProgress(
+            source_db=_plain_label(get("SourceOwnerDBName")),
+            dest_db=_plain_label(get("DestinationOwnerDBName")),
+            table=_plain_own(get("TableName")),
+            status=_plain_status(get("Status")),
+            total_rows=_plain_number(get("TotalRowNum")),
+            finished_rows=_plain_number(get("FinishRowNum")),
+            used_time_seconds=_plain_number(get("UsedTime")),
+            error_message=_plain_own(get("ErrorMessage")),
+        )
+    except (_IrregularError, ValueError):
+        return _table(_Fields(entry, f"DataInitializationDetails[{index}]", problems))
+
+
 def _table(f: _Fields) -> TableProgress:
     return TableProgress(
         source_db=f.text("SourceOwnerDBName"),
@@ -301,7 +406,7 @@ def _structure_object(
                 for i, item in _entries(raw, f"{where}.Constraints", problems)
             )
         elif raw not in (None, ""):
-            problems.append(f"{where}.Constraints: {_kind(raw)} is not a list")
+            problems.append(f"{where}.Constraints: {describe_kind(raw)} is not a list")
     return StructureObject(
         source_db=f.text("SourceOwnerDBName"),
         dest_db=f.text("DestinationOwnerDBName"),
@@ -348,7 +453,7 @@ def parse_modify_status(body: Mapping[str, Any]) -> ModifyStatus:
                     )
                 )
         elif detail not in (None, ""):
-            problems.append(f"PrecheckStatus.Detail: {_kind(detail)} is not a list")
+            problems.append(f"PrecheckStatus.Detail: {describe_kind(detail)} is not a list")
     items, _ = _dedupe(items, lambda item: item.name, lambda new, old: True)
     return ModifyStatus(
         status=(top.status("Status") if status_text else None),
@@ -379,7 +484,7 @@ def _struct(body: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[s
     if value is None or value == "":
         return None
     if not isinstance(value, Mapping):
-        problems.append(f"{key}: {_kind(value)} is not an object")
+        problems.append(f"{key}: {describe_kind(value)} is not an object")
         return None
     return value
 
@@ -395,22 +500,6 @@ def _stage(raw: Mapping[str, Any] | None, where: str, problems: list[str]) -> St
         delay_seconds=f.number("Delay"),
         error_message=f.text("ErrorMessage"),
     )
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 
 
 # -- DescribeDtsJobs (discovery) -------------------------------------------------------------
@@ -462,5 +551,5 @@ def _engine(endpoint: object) -> str:
     if isinstance(endpoint, Mapping):
         value = endpoint.get("EngineName")
         if isinstance(value, str):
-            return value.strip()
+            return clean_text(value).strip()
     return ""

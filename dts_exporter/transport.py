@@ -112,7 +112,7 @@ def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
         if isinstance(body, dict) and body.get("Code"):
             raise DtsApiError(
                 bounded_code(body.get("Code")),
-                str(body.get("Message") or ""),
+                redact(str(body.get("Message") or "")),
                 action=action,
                 http_status=status,
                 request_id=str(body.get("RequestId") or ""),
@@ -134,12 +134,30 @@ def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
     if not is_success(body):
         raise DtsApiError(
             bounded_code(body.get("ErrCode") or body.get("Code")),
-            str(body.get("ErrMessage") or body.get("Message") or "Success is false"),
+            redact(str(body.get("ErrMessage") or body.get("Message") or "Success is false")),
             action=action,
             http_status=status,
             request_id=str(body.get("RequestId") or ""),
         )
     return body
+
+
+# SignatureDoesNotMatch quotes the server's string to sign: for signature v1 that is every
+# query parameter, the SecurityToken included. Error messages end up in logs, `check` output
+# and exception text, so the quoted request is cut, and any token or signature redacted.
+_STRING_TO_SIGN_RE = re.compile(r"(string to sign is:?).*", re.IGNORECASE | re.DOTALL)
+_SECRET_PARAM_RE = re.compile(
+    r"((?:SecurityToken|security-token|Signature|AccessKeySecret)(?:=|%3D|%253D|:\s*))"
+    r"[^\s&,;]+",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def redact(message: str) -> str:
+    """An error message from a service, without the request it may quote."""
+    message = _STRING_TO_SIGN_RE.sub(rf"\1 {REDACTED}", message)
+    return _SECRET_PARAM_RE.sub(rf"\1{REDACTED}", message)
 
 
 def is_success(body: Mapping[str, Any]) -> bool:

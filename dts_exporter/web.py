@@ -220,6 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = f"dts-exporter/{__version__}"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK hold the body back ~40 ms on every keep-alive answer.
+    disable_nagle_algorithm = True
 
     timeout = CLIENT_TIMEOUT_SECONDS  # a client idle this long is dropped (slowloris)
 

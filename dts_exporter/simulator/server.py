@@ -358,6 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_SECONDS
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms Nagle stall
 
     def version_string(self) -> str:
         return "Tengine"
