@@ -820,3 +820,13 @@ def test_each_statefulset_pod_takes_its_ordinal_as_shard(
 
     monkeypatch.setenv("HOSTNAME", f"{FULLNAME}-{ordinal}")
     assert _shard("hostname", 3) == (ordinal, 3)
+
+
+def test_a_web_config_can_be_mounted_and_passed(rendered: dict[str, Rendered]) -> None:
+    r = rendered["hardened-extras"]
+    assert r.container()["args"][-1] == "--web.config.file=/etc/dts-exporter-web/web.yml"
+    mounts = {m["name"]: m for m in r.container()["volumeMounts"]}
+    assert mounts["web-config"]["mountPath"] == "/etc/dts-exporter-web"
+    volumes = {v["name"]: v for v in r.pod_spec()["volumes"]}
+    assert volumes["web-config"]["secret"]["secretName"] == "dts-exporter-web-config"
+    assert "web-config" not in {v["name"] for v in rendered["default"].pod_spec()["volumes"]}
