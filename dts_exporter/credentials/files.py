@@ -72,21 +72,15 @@ def _cli_source(path: Path, profiles: Mapping[Any, Any], name: str, depth: int) 
         return Source(
             "sts_token", origin, text("access_key_id"), text("access_key_secret"), text("sts_token")
         )
-    if mode == "RamRoleArn":
-        base = Source("access_key", origin, text("access_key_id"), text("access_key_secret"))
-        return Source(
-            "ram_role_arn",
-            origin,
-            role_arn=text("ram_role_arn"),
-            role_session_name=text("ram_session_name"),
-            external_id=text("external_id"),
-            duration_seconds=duration,
-            base=base,
-        )
-    if mode == "ChainableRamRoleArn":
-        if depth > 5:
+    if mode in ("RamRoleArn", "ChainableRamRoleArn"):
+        # RamRoleArn assumes the role with its own key pair; the chainable mode with
+        # whatever its source_profile yields.
+        if mode == "RamRoleArn":
+            base = Source("access_key", origin, text("access_key_id"), text("access_key_secret"))
+        elif depth > 5:
             raise CredentialsError(INVALID_CREDENTIALS_SOURCE, f"{path}: source_profile loop")
-        base = _cli_source(path, profiles, text("source_profile"), depth + 1)
+        else:
+            base = _cli_source(path, profiles, text("source_profile"), depth + 1)
         return Source(
             "ram_role_arn",
             origin,
