@@ -19,6 +19,31 @@ from dts_exporter.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TABLE_METRICS = ("all", "unfinished", "none")
+# Every key the top level of the config file may hold.
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "region",
+        "endpoint",
+        "timeout_seconds",
+        "scrape_timeout_seconds",
+        "scrape_timeout_offset_seconds",
+        "concurrency",
+        "log_level",
+        "signature_version",
+        "max_requests_per_second",
+        "max_retries",
+        "sts_endpoint",
+        "ecs_metadata_endpoint",
+        "credentials",
+        "discovery",
+        "cache_seconds",
+        "settled_refresh_seconds",
+        "table_metrics",
+        "max_table_series_per_job",
+        "stale_seconds",
+        "jobs",
+    }
+)
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 ID_RE = re.compile(r"^[A-Za-z0-9_.*-]{1,128}$")
 _ARN_RE = re.compile(r"^acs:ram::\d+:role/[A-Za-z0-9_.@/-]+$")
@@ -94,29 +119,7 @@ def parse_config(data: object, *, source: str = "config") -> Config:
             f"{source}: the file is empty; expected a mapping with 'region' and 'jobs'"
         )
     top = _Reader(source, "", data).mapping()
-    allowed = {
-        "region",
-        "endpoint",
-        "timeout_seconds",
-        "scrape_timeout_seconds",
-        "scrape_timeout_offset_seconds",
-        "concurrency",
-        "log_level",
-        "signature_version",
-        "max_requests_per_second",
-        "max_retries",
-        "sts_endpoint",
-        "ecs_metadata_endpoint",
-        "credentials",
-        "discovery",
-        "cache_seconds",
-        "settled_refresh_seconds",
-        "table_metrics",
-        "max_table_series_per_job",
-        "stale_seconds",
-        "jobs",
-    }
-    top.reject_unknown(allowed)
+    top.reject_unknown(set(TOP_LEVEL_KEYS))
     region = top.get("region", required=True).string(pattern=REGION_RE, hint="e.g. cn-hangzhou")
     endpoint_reader = top.get("endpoint")
     endpoint = None if endpoint_reader.missing else _endpoint(endpoint_reader)

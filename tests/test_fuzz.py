@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dts_exporter import transport
 from dts_exporter.api_stats import ApiStats
 from dts_exporter.client import ACTIONS, DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
-from dts_exporter.config import JobConfig, parse_config
+from dts_exporter.config import TOP_LEVEL_KEYS, JobConfig, parse_config
 from dts_exporter.errors import ConfigError, DtsApiError
 from dts_exporter.exposition import Options, build_families
 from dts_exporter.parsing import (
@@ -290,25 +290,7 @@ def test_any_bytes_as_a_body(status: int, content: bytes) -> None:
 # -- config documents -----------------------------------------------------------------------
 
 CONFIG_KEYS = [
-    "region",
-    "endpoint",
-    "timeout_seconds",
-    "scrape_timeout_seconds",
-    "scrape_timeout_offset_seconds",
-    "concurrency",
-    "log_level",
-    "signature_version",
-    "max_requests_per_second",
-    "max_retries",
-    "sts_endpoint",
-    "ecs_metadata_endpoint",
-    "credentials",
-    "discovery",
-    "cache_seconds",
-    "settled_refresh_seconds",
-    "table_metrics",
-    "max_table_series_per_job",
-    "jobs",
+    *sorted(TOP_LEVEL_KEYS),  # every top-level key, and the nested ones:
     "id",
     "name",
     "modify_tasks",
