@@ -95,33 +95,17 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-# The simulator's handler writes the headers and the body of an answer in two sends; with
-# Nagle's algorithm on and the client's delayed ACK, the body then waits ~40 ms for the ACK
-# of the headers: every call costs 40 ms more than its latency fault, which no real
-# endpoint does. The benchmarks run it with TCP_NODELAY (what `disable_nagle_algorithm`
-# sets), unless DTS_BENCH_SIMULATOR_AS_SHIPPED=1.
-_NODELAY = (
-    "from dts_exporter.simulator import server; "
-    "server._Handler.disable_nagle_algorithm = True; "
-    "from dts_exporter.cli import main; main()"
-)
-
-
-def simulator_as_shipped() -> bool:
-    return os.environ.get("DTS_BENCH_SIMULATOR_AS_SHIPPED", "") == "1"
-
-
 class Simulator:
     """`dts-exporter simulate` as a separate process."""
 
     def __init__(self, scenario_path: Path, latency: float = 0.0) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        launch = ["-m", "dts_exporter"] if simulator_as_shipped() else ["-c", _NODELAY]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                *launch,
+                "-m",
+                "dts_exporter",
                 "simulate",
                 "--listen-address",
                 f"127.0.0.1:{port}",
@@ -291,11 +275,10 @@ def others() -> str:
 
 
 def header(title: str) -> str:
-    sim = "as shipped (Nagle on)" if simulator_as_shipped() else "with TCP_NODELAY"
     return (
         f"### {title}\n\n"
         f"machine: {machine()}\n"
-        f"at start: {load()}; other benchmark/test processes: {others()}; simulator {sim}\n"
+        f"at start: {load()}; other benchmark/test processes: {others()}\n"
     )
 
 

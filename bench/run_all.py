@@ -14,7 +14,6 @@ report is written to bench/out/report.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -26,15 +25,6 @@ from bench import calls, collection, cpu, rss, sdk, shards
 from bench.common import header, write_out
 
 Part = tuple[str, Callable[[list[str]], str], list[str]]
-
-
-def shipped_collection(argv: list[str]) -> str:
-    """collection.py against the simulator as shipped (Nagle on: ~40 ms more per call)."""
-    os.environ["DTS_BENCH_SIMULATOR_AS_SHIPPED"] = "1"
-    try:
-        return collection.main([*argv, "--label", "shipped"])
-    finally:
-        del os.environ["DTS_BENCH_SIMULATOR_AS_SHIPPED"]
 
 
 def parts(quick: bool) -> list[Part]:
@@ -49,7 +39,6 @@ def parts(quick: bool) -> list[Part]:
         ]
     return [
         ("collection", collection.main, ["--runs", "3", "--sequential"]),
-        ("shipped", shipped_collection, ["--runs", "1", "--sequential"]),
         ("collection", collection.main, ["--jobs", "200", "--tables", "1000", "--runs", "3"]),
         ("cpu", cpu.main, ["--tables", "4000", "20000", "--runs", "3", "--profile"]),
         ("rss", rss.main, ["--tables", "4000", "20000", "--scrapes", "5"]),
