@@ -48,11 +48,11 @@ from bench.common import (
     write_out,
 )
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS
+from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.collector import Collection
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.exporter import make_client
+from dts_exporter.wire.client import ACTIONS
 
 # The timed-out collections log one warning per id; the tables say how many.
 logging.getLogger("dts_exporter").setLevel(logging.ERROR)

@@ -59,22 +59,22 @@ from bench.common import (
     task_id,
     write_out,
 )
-from dts_exporter import transport
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import (
-    ACTIONS,
-    DESCRIBE_INITIALIZATION_STATUS,
-    PAGE_SIZE,
-    DtsClient,
-)
+from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.collector import Collection, DtsCollector
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.exposition import build_families
 from dts_exporter.parsing import parse_initialization_status, parse_modify_status
 from dts_exporter.simulator.render import render_json
 from dts_exporter.simulator.server import page_job_body
 from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+from dts_exporter.wire import transport
+from dts_exporter.wire.client import (
+    ACTIONS,
+    DESCRIBE_INITIALIZATION_STATUS,
+    PAGE_SIZE,
+    DtsClient,
+)
 
 TABLE_SERIES_PER_TABLE = 5
 

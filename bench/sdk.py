@@ -52,15 +52,15 @@ from bench.common import (
     task_id,
     write_out,
 )
-from dts_exporter.client import (
+from dts_exporter.base.credentials import Credentials, StaticProvider
+from dts_exporter.config import Config
+from dts_exporter.parsing import parse_initialization_status
+from dts_exporter.wire.client import (
     DESCRIBE_INITIALIZATION_STATUS,
     DESCRIBE_MODIFY_STATUS,
     PAGE_SIZE,
     DtsClient,
 )
-from dts_exporter.config import Config
-from dts_exporter.credentials import Credentials, StaticProvider
-from dts_exporter.parsing import parse_initialization_status
 
 REGION = "cn-hangzhou"
 

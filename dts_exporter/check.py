@@ -7,16 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from dts_exporter.client import (
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.config import Config, DiscoveryConfig
+from dts_exporter.discovery import Discovery
+from dts_exporter.parsing import parse_initialization_status, parse_modify_status
+from dts_exporter.wire.client import (
     DESCRIBE_DTS_JOBS,
     DESCRIBE_INITIALIZATION_STATUS,
     DESCRIBE_MODIFY_STATUS,
     DtsClient,
 )
-from dts_exporter.config import Config, DiscoveryConfig
-from dts_exporter.discovery import Discovery
-from dts_exporter.errors import DtsApiError
-from dts_exporter.parsing import parse_initialization_status, parse_modify_status
 
 
 @dataclass(frozen=True)

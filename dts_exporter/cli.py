@@ -17,23 +17,24 @@ from typing import NoReturn
 
 import click
 
-from dts_exporter import __version__, errors, simulator
+from dts_exporter import __version__, simulator
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.check import format_table, run_checks
-from dts_exporter.client import ACTIONS
-from dts_exporter.config import Config, JobConfig, load_config, secret_file_warnings
-from dts_exporter.credentials import (
+from dts_exporter.base import errors
+from dts_exporter.base.credentials import (
     Credentials,
     CredentialsError,
     CredentialsProvider,
     StaticProvider,
 )
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
+from dts_exporter.base.logfmt import quote, setup_logging
+from dts_exporter.check import format_table, run_checks
+from dts_exporter.config import Config, JobConfig, load_config, secret_file_warnings
 from dts_exporter.exporter import build_exporter, make_client, make_credentials
 from dts_exporter.lifecycle import Runtime, shut_down, wait_for_signals
-from dts_exporter.logfmt import quote, setup_logging
 from dts_exporter.web import DEFAULT_LISTEN_ADDRESS, ExporterServer, parse_listen_address
 from dts_exporter.webconfig import load_web_config
+from dts_exporter.wire.client import ACTIONS
 
 log = logging.getLogger("dts_exporter")
 

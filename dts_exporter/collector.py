@@ -21,19 +21,18 @@ from typing import Any, Generic, TypeVar
 from prometheus_client.core import Metric as Family
 from prometheus_client.registry import Collector
 
-from dts_exporter import errors
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS, DtsClient
+from dts_exporter.base import errors
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import quote
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.discovery import Discovery
-from dts_exporter.errors import DtsApiError
 from dts_exporter.exposition import (
     DEFAULT_OPTIONS,
     Options,
     build_families,
     describe_families,
 )
-from dts_exporter.logfmt import quote
 from dts_exporter.parsing import (
     DiscoveredJob,
     InitializationStatus,
@@ -42,6 +41,11 @@ from dts_exporter.parsing import (
     parse_modify_status,
 )
 from dts_exporter.snapshot import DiscoveryResult, JobResult, Snapshot, TaskResult
+from dts_exporter.wire.client import (
+    DESCRIBE_INITIALIZATION_STATUS,
+    DESCRIBE_MODIFY_STATUS,
+    DtsClient,
+)
 
 log = logging.getLogger(__name__)
 

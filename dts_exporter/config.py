@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dts_exporter.documents import read_document
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.documents import read_document
+from dts_exporter.base.errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TABLE_METRICS = ("all", "unfinished", "none")

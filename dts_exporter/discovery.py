@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dts_exporter.client import DESCRIBE_DTS_JOBS, DtsClient
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import quote
 from dts_exporter.config import DiscoveryConfig
-from dts_exporter.errors import DtsApiError
-from dts_exporter.logfmt import quote
 from dts_exporter.parsing import DiscoveredJob, parse_dts_jobs
+from dts_exporter.wire.client import DESCRIBE_DTS_JOBS, DtsClient
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,16 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from dts_exporter import transport
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS, DtsClient
+from dts_exporter.base.credentials import CredentialsProvider
 from dts_exporter.collector import Collection, DtsCollector, Prober
 from dts_exporter.config import Config
-from dts_exporter.credentials import ChainSettings, CredentialsProvider, build_chain
+from dts_exporter.credentials import ChainSettings, build_chain
 from dts_exporter.discovery import Discovery
 from dts_exporter.exposition import Options
-from dts_exporter.retry import RetryPolicy, TokenBucket
+from dts_exporter.wire import transport
+from dts_exporter.wire.client import ACTIONS, DtsClient
+from dts_exporter.wire.retry import RetryPolicy, TokenBucket
 
 
 @dataclass

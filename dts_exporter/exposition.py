@@ -19,7 +19,6 @@ from prometheus_client.samples import Sample, Timestamp
 from dts_exporter import __version__
 from dts_exporter import metrics as m
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 from dts_exporter.parsing import (
     OBJECT_STATUSES,
     TASK_STATUSES,
@@ -30,6 +29,7 @@ from dts_exporter.parsing import (
     error_code,
 )
 from dts_exporter.snapshot import Snapshot
+from dts_exporter.wire.client import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 
 PRECHECK_CHECK_STATUSES = ("Success", "Failed")
 

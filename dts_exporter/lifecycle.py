@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dts_exporter.api_stats import ApiStats
+from dts_exporter.base.credentials import CredentialsError
+from dts_exporter.base.errors import ConfigError
+from dts_exporter.base.logfmt import quote, setup_logging
 from dts_exporter.config import Config, load_config, secret_file_warnings
-from dts_exporter.credentials import CredentialsError
-from dts_exporter.errors import ConfigError
 from dts_exporter.exporter import Exporter, build_exporter, make_credentials
-from dts_exporter.logfmt import quote, setup_logging
 from dts_exporter.web import ExporterServer
 
 log = logging.getLogger("dts_exporter")

@@ -15,8 +15,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dts_exporter import errors
-from dts_exporter.errors import DtsApiError, describe_kind
+from dts_exporter.base import errors
+from dts_exporter.base.errors import DtsApiError, describe_kind
 
 INITIALIZATION_LISTS = (
     "StructureInitializationDetails",

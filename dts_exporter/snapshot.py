@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.config import JobConfig
-from dts_exporter.errors import DtsApiError
 from dts_exporter.parsing import DiscoveredJob, InitializationStatus, ModifyStatus
 
 

@@ -21,10 +21,10 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from dts_exporter import __version__
+from dts_exporter.base.errors import ConfigError
+from dts_exporter.base.logfmt import quote
 from dts_exporter.collector import Prober, requested_timeout
 from dts_exporter.config import ID_RE, REGION_RE
-from dts_exporter.errors import ConfigError
-from dts_exporter.logfmt import quote
 from dts_exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)

@@ -60,8 +60,8 @@ from pathlib import Path
 
 import bcrypt
 
-from dts_exporter.documents import read_document
-from dts_exporter.errors import ConfigError, describe_kind
+from dts_exporter.base.documents import read_document
+from dts_exporter.base.errors import ConfigError, describe_kind
 
 CLIENT_AUTH_TYPES = (
     "NoClientCert",

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from dts_exporter import signing
 from dts_exporter.simulator import SimulatorServer
+from dts_exporter.wire import signing
 
 STS_VERSION = "2015-04-01"
 DTS_VERSION = "2020-01-01"

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from dts_exporter.client import DESCRIBE_INITIALIZATION_STATUS, DtsClient
-from dts_exporter.credentials import Credentials, StaticProvider
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base.credentials import Credentials, StaticProvider
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
@@ -22,7 +21,8 @@ from dts_exporter.simulator import (
     start_simulator,
 )
 from dts_exporter.simulator.scenario import Fault
-from dts_exporter.transport import bounded_code, decode_response
+from dts_exporter.wire.client import DESCRIBE_INITIALIZATION_STATUS, DtsClient
+from dts_exporter.wire.transport import bounded_code, decode_response
 from tests.conftest import make_tables, write_scenario
 
 ACTION = DESCRIBE_INITIALIZATION_STATUS

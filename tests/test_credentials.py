@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dts_exporter.credentials import ChainSettings, Credentials, CredentialsError, build_chain
+from dts_exporter.base.credentials import Credentials, CredentialsError
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.credentials import ChainSettings, build_chain
 from dts_exporter.credentials.files import cli_profile, ini_file
 from dts_exporter.credentials.refreshing import RefreshingProvider
-from dts_exporter.errors import DtsApiError
-from dts_exporter.transport import new_session
+from dts_exporter.wire.transport import new_session
 
 NO_ECS = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS
+from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.config import Config, DiscoveryConfig, JobConfig
-from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.discovery import Discovery
 from dts_exporter.exporter import Exporter, build_exporter, make_client
 from dts_exporter.parsing import parse_dts_jobs
@@ -23,6 +22,7 @@ from dts_exporter.simulator import (
     start_simulator,
 )
 from dts_exporter.simulator.scenario import Fault
+from dts_exporter.wire.client import ACTIONS
 from tests.conftest import Scrape, make_tables, write_scenario
 
 CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))

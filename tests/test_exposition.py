@@ -10,12 +10,12 @@ from prometheus_client.core import Metric as Family
 from prometheus_client.registry import Collector
 
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.config import JobConfig
-from dts_exporter.errors import DtsApiError
 from dts_exporter.exposition import build_families
 from dts_exporter.parsing import parse_initialization_status, parse_modify_status
 from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+from dts_exporter.wire.client import ACTIONS
 
 INIT = "DescribeInitializationStatus"
 MODIFY = "DescribeSynchronizationObjectModifyStatus"

@@ -27,9 +27,9 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter import transport
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
+from dts_exporter.wire import transport
 from tests.conftest import Scrape, load_fixture, make_tables
 from tests.procs import Process, free_port
 

@@ -26,11 +26,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from dts_exporter import transport
 from dts_exporter.api_stats import ApiStats
-from dts_exporter.client import ACTIONS, DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
+from dts_exporter.base.errors import ConfigError, DtsApiError
 from dts_exporter.config import TOP_LEVEL_KEYS, JobConfig, parse_config
-from dts_exporter.errors import ConfigError, DtsApiError
 from dts_exporter.exposition import Options, build_families
 from dts_exporter.parsing import (
     error_code,
@@ -42,6 +40,8 @@ from dts_exporter.simulator.render import render_body
 from dts_exporter.simulator.scenario import parse_faults, parse_scenario
 from dts_exporter.simulator.server import page_job_body
 from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+from dts_exporter.wire import transport
+from dts_exporter.wire.client import ACTIONS, DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 
 FUZZ = settings(
     max_examples=250,

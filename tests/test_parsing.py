@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.parsing import (
     error_code,
     list_field,

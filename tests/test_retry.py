@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dts_exporter.retry import RetryPolicy, TokenBucket, is_retryable
+from dts_exporter.wire.retry import RetryPolicy, TokenBucket, is_retryable
 
 
 @pytest.mark.parametrize(

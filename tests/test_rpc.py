@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from dts_exporter import rpc, signing
-from dts_exporter.credentials import Credentials
+from dts_exporter.base.credentials import Credentials
+from dts_exporter.wire import rpc, signing
 
 CREDS = Credentials("LTAIid", "secret", "sts-token")
 

@@ -13,9 +13,9 @@ import pytest
 import requests
 from prometheus_client import generate_latest
 
+from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.collector import shard_of
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.credentials import Credentials, StaticProvider
 from dts_exporter.exporter import Exporter, build_exporter
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,

@@ -26,16 +26,16 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter import rpc, transport
-from dts_exporter.client import DtsClient
+from dts_exporter.base.credentials import Credentials, StaticProvider
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import LogfmtFormatter, setup_logging
 from dts_exporter.config import parse_config
-from dts_exporter.credentials import Credentials, StaticProvider
-from dts_exporter.errors import DtsApiError
 from dts_exporter.exporter import make_credentials
-from dts_exporter.logfmt import LogfmtFormatter, setup_logging
 from dts_exporter.simulator import DEMO_JOBS, SimulatorServer, start_simulator
 from dts_exporter.simulator import server as simulator_server
 from dts_exporter.simulator.identities import Identity
+from dts_exporter.wire import rpc, transport
+from dts_exporter.wire.client import DtsClient
 from tests.procs import Process, free_port, run_cli
 
 INIT = "DescribeInitializationStatus"

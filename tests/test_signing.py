@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from dts_exporter import signing
+from dts_exporter.wire import signing
 
 VECTOR_PARAMS = {
     "AccessKeyId": "testid",

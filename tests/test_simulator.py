@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from dts_exporter import signing
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
@@ -29,6 +28,7 @@ from dts_exporter.simulator import (
     load_scenario,
     start_simulator,
 )
+from dts_exporter.wire import signing
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AK = "LTAI5tSimulatorTest"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,

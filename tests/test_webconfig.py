@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
 from dts_exporter.webconfig import WebConfig, load_web_config
 
 # -- a small PKI --------------------------------------------------------------------------

@@ -1,23 +1,11 @@
 """Where the exporter's credentials come from: the official default chain, refreshed.
 
-`model` defines credentials and providers; `chain` builds the default chain from the
-environment, the config and files; `sts`, `instance` and `files` are its sources;
-`refreshing` caches temporary credentials and renews them ahead of expiry.
+`chain` builds the default chain from the environment, the config and files; `sts`,
+`instance` and `files` are its sources; `refreshing` caches temporary credentials and
+renews them ahead of expiry. What credentials and providers are lives on the bottom floor,
+in `dts_exporter.base.credentials`, so the wire layer can sign without importing this.
 """
 
 from dts_exporter.credentials.chain import ChainSettings, build_chain
-from dts_exporter.credentials.model import (
-    Credentials,
-    CredentialsError,
-    CredentialsProvider,
-    StaticProvider,
-)
 
-__all__ = [
-    "ChainSettings",
-    "Credentials",
-    "CredentialsError",
-    "CredentialsProvider",
-    "StaticProvider",
-    "build_chain",
-]
+__all__ = ["ChainSettings", "build_chain"]

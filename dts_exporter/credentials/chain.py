@@ -17,9 +17,7 @@ from pathlib import Path
 
 import requests
 
-from dts_exporter import rpc
-from dts_exporter.credentials import files, instance, sts
-from dts_exporter.credentials.model import (
+from dts_exporter.base.credentials import (
     CREDENTIALS_UNAVAILABLE,
     INVALID_CREDENTIALS_SOURCE,
     Credentials,
@@ -27,8 +25,10 @@ from dts_exporter.credentials.model import (
     CredentialsProvider,
     StaticProvider,
 )
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.credentials import files, instance, sts
 from dts_exporter.credentials.refreshing import RefreshingProvider, RefreshObserver
-from dts_exporter.errors import DtsApiError
+from dts_exporter.wire import rpc
 
 
 @dataclass(frozen=True)

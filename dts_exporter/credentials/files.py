@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dts_exporter.credentials.model import INVALID_CREDENTIALS_SOURCE, CredentialsError
+from dts_exporter.base.credentials import INVALID_CREDENTIALS_SOURCE, CredentialsError
 
 
 @dataclass(frozen=True)

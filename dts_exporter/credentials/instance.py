@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import requests
 
-from dts_exporter import errors, transport
-from dts_exporter.credentials.model import CREDENTIALS_UNAVAILABLE, Credentials
+from dts_exporter.base import errors
+from dts_exporter.base.credentials import CREDENTIALS_UNAVAILABLE, Credentials
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.credentials.sts import credentials_from
-from dts_exporter.errors import DtsApiError
+from dts_exporter.wire import transport
 
 DEFAULT_METADATA_ENDPOINT = "http://100.100.100.200"
 METADATA_TIMEOUT_SECONDS = 1.0

@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from dts_exporter.credentials.model import Credentials, CredentialsError
-from dts_exporter.errors import DtsApiError
-from dts_exporter.logfmt import quote
+from dts_exporter.base.credentials import Credentials, CredentialsError
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import quote
 
 log = logging.getLogger(__name__)
 

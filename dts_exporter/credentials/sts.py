@@ -12,13 +12,14 @@ from typing import Any
 
 import requests
 
-from dts_exporter import errors, rpc, transport
-from dts_exporter.credentials.model import (
+from dts_exporter.base import errors
+from dts_exporter.base.credentials import (
     CREDENTIALS_UNAVAILABLE,
     Credentials,
     CredentialsProvider,
 )
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.wire import rpc, transport
 
 STS_VERSION = "2015-04-01"
 DEFAULT_STS_ENDPOINT = "https://sts.aliyuncs.com"

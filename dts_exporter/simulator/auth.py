@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from dts_exporter import signing
 from dts_exporter.simulator.identities import CredentialStore, Identity
 from dts_exporter.simulator.render import ApiError
+from dts_exporter.wire import signing
 
 TIMESTAMP_WINDOW_SECONDS = 15 * 60
 V1_REQUIRED = (

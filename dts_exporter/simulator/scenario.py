@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dts_exporter.documents import read_document
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.documents import read_document
+from dts_exporter.base.errors import ConfigError
 
 FAULT_KINDS = (
     "throttling",

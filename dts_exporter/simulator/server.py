@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
 from dts_exporter.simulator.auth import Authenticator, header_map, parse_request
 from dts_exporter.simulator.calls import (
     MAX_INT,

@@ -17,8 +17,9 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from dts_exporter import __version__, errors
-from dts_exporter.errors import DtsApiError
+from dts_exporter import __version__
+from dts_exporter.base import errors
+from dts_exporter.base.errors import DtsApiError
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,79}$")

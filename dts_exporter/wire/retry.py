@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dts_exporter import errors
+from dts_exporter.base import errors
 
 
 def is_retryable(code: str) -> bool:

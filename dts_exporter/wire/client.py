@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dts_exporter import errors, rpc, transport
-from dts_exporter.credentials import CredentialsError, CredentialsProvider
-from dts_exporter.endpoints import endpoint_for_region
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base import errors
+from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
+from dts_exporter.base.errors import DtsApiError
 from dts_exporter.parsing import INITIALIZATION_LISTS, list_field
-from dts_exporter.retry import RetryPolicy, TokenBucket, is_retryable
+from dts_exporter.wire import rpc, transport
+from dts_exporter.wire.endpoints import endpoint_for_region
+from dts_exporter.wire.retry import RetryPolicy, TokenBucket, is_retryable
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import urlsplit
 
-from dts_exporter import signing
-from dts_exporter.credentials.model import Credentials
+from dts_exporter.base.credentials import Credentials
+from dts_exporter.wire import signing
 
 SignatureVersion = Literal["v1", "v3"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from dts_exporter.errors import ConfigError
+from dts_exporter.base.errors import ConfigError
 
 
 def read_document(path: str | Path, what: str = "file") -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dts_exporter.errors import DtsApiError
+from dts_exporter.base.errors import DtsApiError
 
 CREDENTIALS_UNAVAILABLE = "CredentialsUnavailable"
 INVALID_CREDENTIALS_SOURCE = "InvalidCredentialsSource"

@@ -1,0 +1,1 @@
+"""The bottom floor: vocabulary every other layer shares and that imports nothing above it."""
