@@ -6,8 +6,10 @@ built-in demo that evolves with time, and injects faults (throttling, 5xx, laten
 bodies, resets). Beside DTS it stands in for the services a credential chain talks to:
 STS (AssumeRoleWithOIDC, AssumeRole), the ECS instance metadata service and a credentials
 URI, all issuing expiring temporary credentials that then sign DTS calls. Modules: `server`
-(HTTP, routing), `auth` and `identities` (signatures, accepted credentials), `sts`,
-`metadata`, `discovery`, `demo`, `scenario`, `calls` and `render`.
+(HTTP, state, routing by path), `api` (the OpenAPI actions at `/`, paging), `admin` (the
+`/_simulator/` paths), `auth` and `identities` (signatures, accepted credentials), `sts`,
+`metadata`, `discovery`, `demo` and `demo_tasks` (the built-in demo's code; its data is in
+`data/`), `scenario`, `calls` and `render`.
 """
 
 from dts_exporter.simulator.demo import (

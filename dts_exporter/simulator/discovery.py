@@ -8,9 +8,10 @@ HttpStatusCode: 200, TotalRecordCount, PageNumber, PageRecordCount, DtsJobList}`
 `DtsJobList` holds the region's entries whose `JobType` matches, in recorded order.
 
 Entries come from a scenario's `dts_jobs` (region to recorded `DtsJobList` entries) or,
-without a scenario, from the built-in demo: in `cn-hangzhou` one `SYNC` entry per demo
-job (`DtsInstanceID` = the job id DescribeInitializationStatus takes, `Delay` wandering in
-seconds, `Checkpoint` = now - delay) and one `MIGRATION` job (`Delay` in milliseconds).
+without a scenario, from the built-in demo (its data: `data/dts_jobs.yaml`): in
+`cn-hangzhou` one `SYNC` entry per demo job (`DtsInstanceID` = the job id
+DescribeInitializationStatus takes, `Delay` wandering in seconds, `Checkpoint` = now -
+delay) and one `MIGRATION` job (`Delay` in milliseconds).
 """
 
 from __future__ import annotations
@@ -21,20 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dts_exporter.simulator.calls import MAX_INT, int_param
-from dts_exporter.simulator.demo import (
-    DEMO_JOBS,
-    demo_job_body,
-    demo_job_endpoints,
-    wandering_delay,
-)
+from dts_exporter.simulator.demo import DEMO_JOBS, demo_job_body, demo_job_endpoints, load_data
+from dts_exporter.simulator.demo_tasks import wandering_delay
 from dts_exporter.simulator.identities import utc_text
 from dts_exporter.simulator.render import ApiError
+from dts_exporter.simulator.scenario import DTS_JOB_TYPES
 
-DISCOVERY_ACTION = "DescribeDtsJobs"
-JOB_TYPES = ("MIGRATION", "SYNC", "SUBSCRIBE")
-DEMO_REGION = "cn-hangzhou"
-DEMO_MIGRATION_JOB_ID = "dtsi07archive4v8n"
-DEMO_MIGRATION_JOB_NAME = "archive"
+_DEMO: dict[str, Any] = load_data("dts_jobs.yaml")
+DEMO_REGION: str = _DEMO["region"]
+DEMO_MIGRATION_JOB_ID: str = _DEMO["migration"]["job_id"]
 _DAY = 86400.0
 
 
@@ -58,12 +54,12 @@ def parse_query(params: Mapping[str, str]) -> JobsQuery:
         )
     raw_type = params.get("JobType", "").strip()
     job_type = raw_type.upper() or "MIGRATION"
-    if job_type not in JOB_TYPES:
+    if job_type not in DTS_JOB_TYPES:
         raise ApiError(
             400,
             "InvalidParameter",
             f"Specified parameter JobType is not valid: {raw_type!r}. "
-            f"It must be one of {', '.join(JOB_TYPES)}.",
+            f"It must be one of {', '.join(DTS_JOB_TYPES)}.",
         )
     page_size = int_param(params, "PageSize", 20, 1, 100)
     page_number = int_param(params, "PageNumber", 1, 1, MAX_INT)
@@ -98,11 +94,11 @@ def _stable_id(prefix: str, *parts: str, length: int = 15) -> str:
 
 
 def _endpoint(engine: str, database: str, job_id: str, side: str) -> dict[str, Any]:
-    prefix = {"MySQL": "rm-bp1", "PostgreSQL": "pgm-bp1", "PolarDB": "pc-bp1"}[engine]
+    kind = _DEMO["engines"][engine]
     return {
         "EngineName": engine,
-        "InstanceType": "POLARDB" if engine == "PolarDB" else "RDS",
-        "InstanceID": _stable_id(prefix, job_id, side, length=22),
+        "InstanceType": kind["instance_type"],
+        "InstanceID": _stable_id(kind["instance_prefix"], job_id, side, length=22),
         "Region": DEMO_REGION,
         "DatabaseName": database,
     }
@@ -148,8 +144,8 @@ def _common(
         "Checkpoint": int(checkpoint),
         "ErrorMessage": "",
         "CreateTime": utc_text(created),
-        "PayType": "PostPaid",
-        "DtsJobClass": "medium",
+        "PayType": _DEMO["pay_type"],
+        "DtsJobClass": _DEMO["job_class"],
     }
 
 
@@ -173,22 +169,24 @@ def demo_dts_jobs(region: str, now: float, elapsed: float) -> list[dict[str, Any
         entry["DataInitializationStatus"] = data
         entry["DataSynchronizationStatus"] = _stage("Migrating", 95, 0)
         entries.append(entry)
+    spec = _DEMO["migration"]
     delay_ms = wandering_delay(elapsed + 2400.0) * 1000 + int(elapsed * 37) % 1000
     migration = _common(
         DEMO_MIGRATION_JOB_ID,
-        DEMO_MIGRATION_JOB_NAME,
+        spec["name"],
         "MIGRATION",
         delay_ms,
         now - delay_ms / 1000.0,
-        started - 7 * _DAY,
+        started - spec["created_days_ago"] * _DAY,
     )
     migration["Status"] = "Migrating"
-    migration["SourceEndpoint"] = _endpoint("MySQL", "archive_db", DEMO_MIGRATION_JOB_ID, "source")
-    migration["DestinationEndpoint"] = _endpoint(
-        "PolarDB", "archive_db", DEMO_MIGRATION_JOB_ID, "destination"
-    )
-    migration["StructureInitializationStatus"] = _stage("Finished", 100, 12)
-    migration["DataInitializationStatus"] = _stage("Finished", 100, 3_482_112)
+    for key, side in (("SourceEndpoint", "source"), ("DestinationEndpoint", "destination")):
+        endpoint = spec[side]
+        migration[key] = _endpoint(
+            endpoint["engine"], endpoint["database"], DEMO_MIGRATION_JOB_ID, side
+        )
+    migration["StructureInitializationStatus"] = _stage("Finished", 100, spec["structure_objects"])
+    migration["DataInitializationStatus"] = _stage("Finished", 100, spec["data_rows"])
     migration["DataSynchronizationStatus"] = _stage("Migrating", 95, 0)
     entries.append(migration)
     return entries

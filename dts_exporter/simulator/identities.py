@@ -95,10 +95,6 @@ class CredentialStore:
             self._identities[identity.access_key_id] = identity
         return identity
 
-    def temporary_count(self) -> int:
-        with self._lock:
-            return sum(1 for item in self._identities.values() if item.expires_at is not None)
-
     def _forget_long_expired(self, now: float) -> None:
         horizon = now - EXPIRED_RETENTION_SECONDS
         stale = [

@@ -1,18 +1,9 @@
-"""The HTTP server: the DTS and STS OpenAPI endpoint at `/`, metadata stand-ins, admin paths.
+"""The HTTP server: it holds the simulator's state, moves bytes and routes by path.
 
-`handle_api` turns one request to `/` into a `Reply` (authentication, actions, paging,
-faults); the handler class only moves bytes and routes by path:
-
-- `/`: DTS (`Version=2020-01-01`): DescribeInitializationStatus,
-  DescribeSynchronizationObjectModifyStatus, DescribeDtsJobs (see `discovery`); STS
-  (`Version=2015-04-01`): AssumeRoleWithOIDC (unsigned), AssumeRole (see `sts`). Any
-  other version is 400 `InvalidVersion`, any other action 404 `InvalidAction.NotFound`.
+- `/`: the DTS and STS OpenAPI (see `api`).
 - `/latest/...`: the ECS instance metadata service; `/credentials-uri`: a credentials URI
   (see `metadata`). These need no signature.
-- Admin paths, no signature: `GET /_simulator/requests` (successful or authenticated
-  requests per action; also `ecs-metadata-token`, `ecs-metadata-credentials`,
-  `credentials-uri`) and `PUT /_simulator/faults` (a JSON body shaped like a scenario's
-  `faults`; replaces the faults, answers 204).
+- `/_simulator/...`: admin paths, no signature (see `admin`).
 
 Any other path is 404 `InvalidAction.NotFound`. Requests sent through the simulator as an
 HTTP proxy (absolute-form request lines, e.g. `GET http://100.100.100.200/latest/...`)
@@ -22,7 +13,6 @@ are routed by their path alone, so a client with a proxy setting reaches the sta
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import struct
@@ -31,32 +21,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
-from dts_exporter.base.errors import ConfigError
-from dts_exporter.simulator.auth import Authenticator, header_map, parse_request
-from dts_exporter.simulator.calls import (
-    MAX_INT,
-    Call,
-    Reply,
-    answer,
-    business_error,
-    error_reply,
-    int_param,
-    with_faults,
-)
-from dts_exporter.simulator.demo import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    demo_job_body,
-    demo_task_body,
-)
-from dts_exporter.simulator.discovery import (
-    DISCOVERY_ACTION,
-    demo_dts_jobs,
-    list_jobs,
-    parse_query,
-)
+from dts_exporter.simulator import api
+from dts_exporter.simulator.admin import ADMIN_PREFIX, handle_admin
+from dts_exporter.simulator.auth import Authenticator, header_map
+from dts_exporter.simulator.calls import Reply, error_reply
+from dts_exporter.simulator.demo import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, demo_job_body
+from dts_exporter.simulator.demo_tasks import demo_task_body
+from dts_exporter.simulator.discovery import demo_dts_jobs
 from dts_exporter.simulator.identities import CredentialStore
 from dts_exporter.simulator.metadata import (
     CREDENTIALS_URI_PATH,
@@ -64,45 +37,14 @@ from dts_exporter.simulator.metadata import (
     MetadataService,
     MetadataSettings,
 )
-from dts_exporter.simulator.render import DEFAULT_HOST_ID, ApiError, new_request_id, render_json
-from dts_exporter.simulator.scenario import JOB_LIST_FIELDS, Fault, Scenario, parse_faults
-from dts_exporter.simulator.sts import (
-    ASSUME_ROLE_ACTION,
-    OIDC_ACTION,
-    STS_ACTIONS,
-    STS_VERSION,
-    StsService,
-    StsSettings,
-)
+from dts_exporter.simulator.render import DEFAULT_HOST_ID, new_request_id, render_json
+from dts_exporter.simulator.scenario import Fault, Scenario
+from dts_exporter.simulator.sts import StsService, StsSettings
 
 logger = logging.getLogger("dts_exporter.simulator")
 
-API_VERSION = "2020-01-01"
-INIT_ACTION = "DescribeInitializationStatus"
-MODIFY_ACTION = "DescribeSynchronizationObjectModifyStatus"
-ACTIONS = (INIT_ACTION, MODIFY_ACTION, DISCOVERY_ACTION)
-ADMIN_PREFIX = "/_simulator/"
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_SECONDS = 60.0
-
-
-def _not_found() -> ApiError:
-    return ApiError(
-        404,
-        "InvalidAction.NotFound",
-        "Specified api is not found, please check your url and method.",
-    )
-
-
-def page_job_body(body: Mapping[str, Any], page_num: int, page_size: int) -> dict[str, Any]:
-    """Slice each of the three lists independently; absent lists stay absent."""
-    start = (page_num - 1) * page_size
-    paged = dict(body)
-    for name in JOB_LIST_FIELDS:
-        value = body.get(name)
-        if isinstance(value, list):
-            paged[name] = value[start : start + page_size]
-    return paged
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -222,138 +164,6 @@ class SimulatorServer(ThreadingHTTPServer):
         logger.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-def _describe_initialization_status(server: SimulatorServer, call: Call) -> Reply:
-    job_id = call.params.get("SynchronizationJobId", "")
-    if not job_id:
-        raise ApiError(
-            400,
-            "MissingSynchronizationJobId",
-            "SynchronizationJobId is mandatory for this action.",
-        )
-    page_size = int_param(call.params, "PageSize", 30, 1, 100)
-    page_num = int_param(call.params, "PageNum", 1, 1, MAX_INT)
-
-    def normal() -> Reply:
-        stored = server.job_body(job_id)
-        if stored is None:
-            return business_error(
-                call, "InvalidJobId", "The specified synchronization job does not exist."
-            )
-        return answer(call, page_job_body(stored, page_num, page_size))
-
-    return with_faults(server.faults_for(job_id), call, page_num, normal)
-
-
-def _describe_modify_status(server: SimulatorServer, call: Call) -> Reply:
-    task_id = call.params.get("TaskId", "")
-    if not task_id:
-        raise ApiError(400, "MissingTaskId", "TaskId is mandatory for this action.")
-
-    def normal() -> Reply:
-        stored = server.task_body(task_id)
-        if stored is None:
-            return business_error(call, "InvalidTaskId", "The specified task does not exist.")
-        return answer(call, stored)
-
-    return with_faults(server.faults_for(task_id), call, None, normal)
-
-
-def _describe_dts_jobs(server: SimulatorServer, call: Call) -> Reply:
-    query = parse_query(call.params)
-
-    def normal() -> Reply:
-        return answer(call, list_jobs(server.dts_jobs(query.region), query))
-
-    return with_faults(server.faults_for(DISCOVERY_ACTION), call, query.page_number, normal)
-
-
-def _sts_call(server: SimulatorServer, call: Call) -> Reply:
-    """AssumeRoleWithOIDC or (authenticated) AssumeRole; counted when credentials issue."""
-
-    def normal() -> Reply:
-        if call.action == OIDC_ACTION:
-            issued = server.sts.assume_role_with_oidc(call.params)
-        else:
-            issued = server.sts.assume_role(call.params)
-        server.count(call.action)
-        return answer(call, {"RequestId": "", **issued}, default_success=False)
-
-    return with_faults(server.faults_for(call.action, wildcard=False), call, None, normal)
-
-
-def _wants_xml(params: Mapping[str, str], v3: bool) -> bool:
-    requested = params.get("Format", "").strip().lower()
-    return requested == "xml" if v3 else requested != "json"
-
-
-def _check_version(version: str, action: str) -> None:
-    known = {API_VERSION: ACTIONS, STS_VERSION: STS_ACTIONS}.get(version)
-    if known is None:
-        raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
-    if action not in known:
-        raise _not_found()
-
-
-def handle_api(
-    server: SimulatorServer,
-    method: str,
-    path: str,
-    query_string: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    request_id: str,
-) -> Reply:
-    """Answer one request to the API path `/` (errors included)."""
-    query = dict(parse_qsl(query_string, keep_blank_values=True))
-    params = dict(query)
-    if headers.get("content-type", "").lower().startswith("application/x-www-form-urlencoded"):
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    xml = _wants_xml(params, "authorization" in headers)
-    host_id = headers.get("host") or DEFAULT_HOST_ID
-    action = params.get("Action") or headers.get("x-acs-action", "")
-    version = params.get("Version") or headers.get("x-acs-version", "")
-    product = "Sts" if version == STS_VERSION else "Dts"
-    try:
-        if method not in ("GET", "POST"):
-            raise ApiError(405, "UnsupportedHTTPMethod", "This http method is not supported.")
-        if version == STS_VERSION and action == OIDC_ACTION:
-            # Anonymous by design: the OIDC token is the proof of identity.
-            return _sts_call(server, Call(action, params, request_id, host_id, xml, product))
-        signed = parse_request(method, path, query, params, headers, body)
-        _check_version(signed.version, signed.action)
-        server.authenticator.verify(signed)
-        call = Call(signed.action, params, request_id, host_id, xml, product)
-        if signed.action == ASSUME_ROLE_ACTION:
-            return _sts_call(server, call)
-        server.count(signed.action)
-        if signed.action == INIT_ACTION:
-            return _describe_initialization_status(server, call)
-        if signed.action == DISCOVERY_ACTION:
-            return _describe_dts_jobs(server, call)
-        return _describe_modify_status(server, call)
-    except ApiError as error:
-        return error_reply(error, request_id, host_id, xml, product)
-
-
-def handle_admin(server: SimulatorServer, method: str, path: str, body: bytes) -> Reply:
-    if path == f"{ADMIN_PREFIX}requests" and method == "GET":
-        return Reply(200, render_json(server.request_counts()))
-    if path == f"{ADMIN_PREFIX}faults" and method == "PUT":
-        source = "PUT /_simulator/faults"
-        try:
-            data = json.loads(body.decode("utf-8") or "{}")
-            server.set_faults(parse_faults(data, source))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            message = f"{source}: body is not JSON: {exc}"
-            return Reply(400, render_json({"Code": "InvalidFaults", "Message": message}))
-        except ConfigError as exc:
-            return Reply(400, render_json({"Code": "InvalidFaults", "Message": str(exc)}))
-        return Reply(204)
-    known = path in (f"{ADMIN_PREFIX}requests", f"{ADMIN_PREFIX}faults")
-    status, code = (405, "UnsupportedHTTPMethod") if known else (404, "NotFound")
-    return Reply(status, render_json({"Code": code, "Message": f"{method} {path}"}))
-
-
 class _Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
@@ -434,9 +244,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if split.path != "/":
             host_id = headers.get("host") or DEFAULT_HOST_ID
-            self._send(error_reply(_not_found(), request_id, host_id, False), request_id)
+            self._send(error_reply(api.not_found(), request_id, host_id, False), request_id)
             return
-        reply = handle_api(
+        # Looked up on the module at each request, so a test can wrap it.
+        reply = api.handle_api(
             self.server, self.command, split.path, split.query, headers, body, request_id
         )
         self._send(reply, request_id)
