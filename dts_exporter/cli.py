@@ -12,29 +12,20 @@ import re
 import socket
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from dts_exporter import __version__, simulator
-from dts_exporter.api_stats import ApiStats
-from dts_exporter.base import errors
-from dts_exporter.base.credentials import (
-    Credentials,
-    CredentialsError,
-    CredentialsProvider,
-    StaticProvider,
-)
+from dts_exporter import __version__, actions, simulator
 from dts_exporter.base.errors import ConfigError
-from dts_exporter.base.logfmt import quote, setup_logging
+from dts_exporter.base.logfmt import setup_logging
 from dts_exporter.check import format_table, run_checks
-from dts_exporter.config import Config, JobConfig, load_config, secret_file_warnings
-from dts_exporter.exporter import build_exporter, make_client, make_credentials
+from dts_exporter.config import LOG_LEVELS, Config, CredentialsConfig, JobConfig
 from dts_exporter.lifecycle import Runtime, shut_down, wait_for_signals
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.startup import Started, StartupError, load, make_client, probe_credentials, start
 from dts_exporter.web import DEFAULT_LISTEN_ADDRESS, ExporterServer, parse_listen_address
-from dts_exporter.webconfig import load_web_config
-from dts_exporter.wire.client import ACTIONS
+from dts_exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("dts_exporter")
 
@@ -47,50 +38,11 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _load(path: str) -> Config:
+def _start(source: str | Config, stats: ApiStats, shard: tuple[int, int] | None = None) -> Started:
     try:
-        return load_config(path)
-    except ConfigError as exc:
+        return start(source, stats, shard=shard)
+    except StartupError as exc:
         _fail(str(exc))
-
-
-def _credentials(config: Config, stats: ApiStats | None = None) -> CredentialsProvider:
-    """The credential chain, probed once: nothing configured at all is a start-up error; a
-    configured source that fails now (STS down, say) is retried on every scrape."""
-    try:
-        provider, sources = make_credentials(config, os.environ, Path.home(), stats)
-    except CredentialsError as exc:
-        _fail(exc.message)
-    if not sources:
-        _fail(
-            "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, "
-            "or use RRSA, a CLI profile, credentials.ini, an ECS RAM role or "
-            "ALIBABA_CLOUD_CREDENTIALS_URI (see the README)"
-        )
-    try:
-        provider.get()
-    except CredentialsError as exc:
-        if sources == ["ecs_ram_role"] and exc.code in (errors.CONNECTION_ERROR, errors.TIMEOUT):
-            _fail(
-                "no credentials: nothing is configured and no ECS metadata service answered "
-                f"({exc.code}); set ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or see the README"
-            )
-        log.warning(
-            "credentials not available yet; ids read dts_up 0 until they are "
-            "provider=%s code=%s message=%s",
-            provider.name,
-            exc.code,
-            quote(exc.message),
-        )
-    return provider
-
-
-def _require_jobs(config: Config, path: str) -> None:
-    if not config.jobs and not config.discovery.enabled:
-        _fail(
-            f"{path}: jobs: no jobs configured; list at least one SynchronizationJobId "
-            "or enable discovery"
-        )
 
 
 def _address(value: str) -> tuple[str, int]:
@@ -101,33 +53,33 @@ def _address(value: str) -> tuple[str, int]:
 
 
 def _serve_until_signal(
-    config: Config,
-    credentials: CredentialsProvider,
-    listen: str,
+    runtime: Runtime,
+    host: str,
+    port: int,
     announce: Callable[[str], None],
-    stats: ApiStats | None = None,
-    shard: tuple[int, int] | None = None,
+    web_config: WebConfig | None = None,
 ) -> None:
-    host, port = _address(listen)
-    exporter = build_exporter(config, credentials, stats, shard=shard)
+    """Serve until SIGTERM or SIGINT; SIGHUP and POST /-/reload reload a config file."""
     try:
         server = ExporterServer(
-            exporter.registry,
+            runtime.exporter,
             host,
             port,
-            timeout_offset=config.scrape_timeout_offset_seconds,
-            prober=exporter.prober,
+            timeout_offset=runtime.config.scrape_timeout_offset_seconds,
+            web_config=web_config,
+            reloader=runtime.reloader,
         )
     except ConfigError as exc:
-        exporter.close()
+        runtime.exporter.close()
         _fail(str(exc))
+    runtime.server = server
     server.start()
     announce(server.url())
     try:
-        wait_for_signals()
+        wait_for_signals(runtime.reloader)
     finally:
-        shut_down(server, config.scrape_timeout_seconds + 5.0)
-        exporter.close()
+        shut_down(server, runtime.config.scrape_timeout_seconds + 5.0)
+        runtime.exporter.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -203,12 +155,7 @@ def serve(
     web_config_path: str | None,
 ) -> None:
     """Serve metrics for the configured DTS jobs."""
-    config = _load(config_path)
-    setup_logging(config.log_level)
-    for warning in secret_file_warnings(config_path, config):
-        log.warning("insecure config file message=%s", quote(warning))
     shard = _shard(shard_index, shard_count)
-    _require_jobs(config, config_path)
     web_config = None
     if web_config_path:
         try:
@@ -216,54 +163,39 @@ def serve(
         except ConfigError as exc:
             _fail(str(exc))
     host, port = _address(listen_address)
-    stats = ApiStats(ACTIONS)
-    credentials = _credentials(config, stats)
-    runtime = Runtime(
-        config_path, config, build_exporter(config, credentials, stats, shard=shard), stats, shard
-    )
-    try:
-        server = ExporterServer(
-            runtime.exporter.registry,
-            host,
-            port,
-            timeout_offset=config.scrape_timeout_offset_seconds,
-            prober=runtime.exporter.prober,
-            web_config=web_config,
-            reloader=runtime.reload,
+    stats = ApiStats(actions.NAMES)
+    started = _start(config_path, stats, shard)
+    config = started.config
+
+    def announce(url: str) -> None:
+        log.info(
+            "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s "
+            "shard=%s tls=%s basic_auth=%s",
+            url,
+            __version__,
+            len(config.jobs),
+            sum(len(job.modify_tasks) for job in config.jobs),
+            ",".join(config.discovery.regions) if config.discovery.enabled else "off",
+            started.credentials.name,
+            f"{shard[0]}/{shard[1]}" if shard else "none",
+            "on" if web_config is not None and web_config.tls is not None else "off",
+            "on" if web_config is not None and web_config.users else "off",
         )
-    except ConfigError as exc:
-        runtime.exporter.close()
-        _fail(str(exc))
-    runtime.server = server
-    server.start()
-    log.info(
-        "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s shard=%s "
-        "tls=%s basic_auth=%s",
-        server.url(),
-        __version__,
-        len(config.jobs),
-        sum(len(job.modify_tasks) for job in config.jobs),
-        ",".join(config.discovery.regions) if config.discovery.enabled else "off",
-        credentials.name,
-        f"{shard[0]}/{shard[1]}" if shard else "none",
-        "on" if web_config is not None and web_config.tls is not None else "off",
-        "on" if web_config is not None and web_config.users else "off",
-    )
-    try:
-        wait_for_signals(runtime.reload)
-    finally:
-        shut_down(server, runtime.config.scrape_timeout_seconds + 5.0)
-        runtime.exporter.close()
+
+    runtime = Runtime(config_path, started, stats, shard)
+    _serve_until_signal(runtime, host, port, announce, web_config)
 
 
 @main.command()
 @config_option
 def check(config_path: str) -> None:
     """Call each action once per configured id and print the results."""
-    config = _load(config_path)
-    setup_logging("error")
-    _require_jobs(config, config_path)
-    credentials = _credentials(config)
+    try:
+        config = load(config_path)
+        setup_logging("error")
+        credentials = probe_credentials(config)
+    except StartupError as exc:
+        _fail(str(exc))
     client = make_client(config, credentials)
     try:
         rows = run_checks(config, client)
@@ -305,9 +237,7 @@ demo_offset_option = click.option(
     envvar="DTS_SIMULATOR_ACCESS_KEY_SECRET",
     help="AccessKey secret the simulator accepts (default: the demo secret).",
 )
-@click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
-)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info")
 @demo_offset_option
 @click.option(
     "--role-arn",
@@ -385,6 +315,7 @@ def simulate(
 def demo(listen_address: str, simulator_address: str, demo_offset: float) -> None:
     """Run the exporter against a built-in DTS simulator: no Alibaba account needed."""
     setup_logging("info")
+    host, port = _address(listen_address)
     sim_host, sim_port = _address(simulator_address)
     try:
         sim = simulator.start_simulator(sim_host, sim_port, demo_offset=demo_offset)
@@ -399,10 +330,10 @@ def demo(listen_address: str, simulator_address: str, demo_offset: float) -> Non
         ),
         timeout_seconds=5.0,
         scrape_timeout_seconds=10.0,
-    )
-    credentials = StaticProvider(
-        Credentials(simulator.DEMO_ACCESS_KEY_ID, simulator.DEMO_ACCESS_KEY_SECRET),
-        name="demo key pair",
+        credentials=CredentialsConfig(
+            access_key_id=simulator.DEMO_ACCESS_KEY_ID,
+            access_key_secret=simulator.DEMO_ACCESS_KEY_SECRET,
+        ),
     )
 
     def announce(url: str) -> None:
@@ -417,6 +348,9 @@ def demo(listen_address: str, simulator_address: str, demo_offset: float) -> Non
         )
 
     try:
-        _serve_until_signal(config, credentials, listen_address, announce)
+        stats = ApiStats(actions.NAMES)
+        _serve_until_signal(
+            Runtime(config, _start(config, stats), stats, None), host, port, announce
+        )
     finally:
         sim.close()

@@ -8,72 +8,66 @@ credentials that cannot be set up) is rejected with a log line and the old one k
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
-from dts_exporter.api_stats import ApiStats
-from dts_exporter.base.credentials import CredentialsError
-from dts_exporter.base.errors import ConfigError
 from dts_exporter.base.logfmt import quote, setup_logging
-from dts_exporter.config import Config, load_config, secret_file_warnings
-from dts_exporter.exporter import Exporter, build_exporter, make_credentials
-from dts_exporter.web import ExporterServer
+from dts_exporter.config import Config
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.startup import Started, StartupError, start
+from dts_exporter.web import ExporterServer, Reloader
 
 log = logging.getLogger("dts_exporter")
 
 
 class Runtime:
-    """The exporter built from a config file, swappable for a reloaded one."""
+    """The exporter started from a config, swappable for a reloaded one."""
 
     def __init__(
         self,
-        config_path: str,
-        config: Config,
-        exporter: Exporter,
+        source: str | Config,
+        started: Started,
         stats: ApiStats,
         shard: tuple[int, int] | None,
     ) -> None:
-        self.config_path = config_path
-        self.config = config
-        self.exporter = exporter
+        self.source = source
+        self.config = started.config
+        self.exporter = started.exporter
         self.stats = stats
         self.shard = shard
         self.server: ExporterServer | None = None
         self._lock = threading.Lock()
 
+    @property
+    def reloader(self) -> Reloader | None:
+        """`reload`, for a config read from a file; a ready config has none to re-read."""
+        return self.reload if isinstance(self.source, str) else None
+
     def reload(self) -> tuple[bool, str]:
-        """Re-read the config; on any problem keep the old one. (ok, one-line message)."""
+        """Start again from the config file; on any problem keep the old exporter and config.
+        Returns (ok, a one-line message)."""
         with self._lock:
             try:
-                config = load_config(self.config_path)
-                if not config.jobs and not config.discovery.enabled:
-                    raise ConfigError(f"{self.config_path}: jobs: no jobs configured")
-                credentials, sources = make_credentials(config, os.environ, Path.home(), self.stats)
-                if not sources:
-                    raise ConfigError("no credentials configured")
-            except (ConfigError, CredentialsError) as exc:
-                message = exc.message if isinstance(exc, CredentialsError) else str(exc)
-                log.error("config reload rejected, keeping the old config error=%s", quote(message))
-                return False, f"reload rejected, old config kept: {message}"
-            setup_logging(config.log_level)
-            for warning in secret_file_warnings(self.config_path, config):
-                log.warning("insecure config file message=%s", quote(warning))
-            fresh = build_exporter(config, credentials, self.stats, shard=self.shard)
+                started = start(self.source, self.stats, shard=self.shard)
+            except StartupError as exc:
+                setup_logging(self.config.log_level)  # `start` may have set the new one's
+                log.error(
+                    "config reload rejected, keeping the old config error=%s", quote(str(exc))
+                )
+                return False, f"reload rejected, old config kept: {exc}"
             if self.server is not None:
-                self.server.swap(fresh.registry, fresh.prober)
-            old, self.exporter, self.config = self.exporter, fresh, config
+                self.server.swap(started.exporter)
+            old, self.exporter, self.config = self.exporter, started.exporter, started.config
         # A scrape may still be using the old collection: close it once that is over.
-        timer = threading.Timer(config.scrape_timeout_seconds + 1.0, old.close)
+        timer = threading.Timer(started.config.scrape_timeout_seconds + 1.0, old.close)
         timer.daemon = True
         timer.start()
         log.info(
             "config reloaded path=%s jobs=%d discovery=%s",
-            self.config_path,
-            len(config.jobs),
-            "on" if config.discovery.enabled else "off",
+            self.source,
+            len(started.config.jobs),
+            "on" if started.config.discovery.enabled else "off",
         )
         return True, "config reloaded"
 

@@ -32,7 +32,7 @@ class HttpAnswer:
     body: bytes
 
 
-def new_session(pool_size: int = 10) -> requests.Session:
+def new_session(pool_size: int) -> requests.Session:
     """A keep-alive session with a pool for `pool_size` concurrent requests and no
     urllib3-level retries (retrying is the caller's decision)."""
     session = requests.Session()
