@@ -47,12 +47,13 @@ from bench.common import (
     task_id,
     write_out,
 )
-from dts_exporter.api_stats import ApiStats
+from dts_exporter.actions import NAMES
 from dts_exporter.base.credentials import Credentials, StaticProvider
-from dts_exporter.collector import Collection
+from dts_exporter.collection.fanout import Collection
+from dts_exporter.collection.targets import Targets
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.exporter import make_client
-from dts_exporter.wire.client import ACTIONS
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.startup import make_client
 
 # The timed-out collections log one warning per id; the tables say how many.
 logging.getLogger("dts_exporter").setLevel(logging.ERROR)
@@ -82,23 +83,22 @@ def collect(
         jobs=tuple(JobConfig(job_id(j), modify_tasks=(task_id(j),)) for j in range(jobs))
         + tuple(JobConfig(job_id(j)) for j in range(jobs, job_count or jobs)),
     )
-    stats = ApiStats(ACTIONS)
+    stats = ApiStats(NAMES)
     creds = StaticProvider(Credentials(AK, SECRET))
-    collection = Collection(config, make_client(config, creds, stats), stats, shard=shard)
+    targets = Targets(config.jobs, shard=shard)
+    collection = Collection(config, make_client(config, creds, stats), stats, targets)
     try:
         started = time.perf_counter()
         snapshot = collection.run()
         elapsed = time.perf_counter() - started
     finally:
         collection.close()
-    errors = [j.error.code for j in snapshot.jobs if j.error] + [
-        t.error.code for t in snapshot.tasks if t.error
-    ]
+    errors = [r.error.code for r in snapshot.results if r.error]
     return {
         "seconds": elapsed,
         "calls": sum(stats.requests().values()),
         "jobs": len(snapshot.jobs),
-        "ids": len(snapshot.jobs) + len(snapshot.tasks),
+        "ids": len(snapshot.results),
         "failed": len(errors),
         "codes": sorted(set(errors)),
     }

@@ -23,8 +23,8 @@ from typing import Any
 
 import requests
 
+from dts_exporter.actions.initialization import PAGE_SIZE
 from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
-from dts_exporter.wire.client import PAGE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "out"

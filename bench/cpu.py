@@ -59,22 +59,22 @@ from bench.common import (
     task_id,
     write_out,
 )
-from dts_exporter.api_stats import ApiStats
+from dts_exporter.actions import NAMES, initialization, modify_status
+from dts_exporter.actions.initialization import PAGE_SIZE
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 from dts_exporter.base.credentials import Credentials, StaticProvider
-from dts_exporter.collector import Collection, DtsCollector
+from dts_exporter.base.records import Result, Target
+from dts_exporter.collection.fanout import Collection
+from dts_exporter.collection.targets import Targets
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.exposition import build_families
-from dts_exporter.parsing import parse_initialization_status, parse_modify_status
+from dts_exporter.scrape import DtsCollector
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.simulator.api import page_job_body
 from dts_exporter.simulator.render import render_json
-from dts_exporter.simulator.server import page_job_body
-from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
+from dts_exporter.snapshot import Snapshot
 from dts_exporter.wire import transport
-from dts_exporter.wire.client import (
-    ACTIONS,
-    DESCRIBE_INITIALIZATION_STATUS,
-    PAGE_SIZE,
-    DtsClient,
-)
+from dts_exporter.wire.client import DtsClient
 
 TABLE_SERIES_PER_TABLE = 5
 
@@ -102,6 +102,7 @@ class ReplayClient(DtsClient):
             region="cn-hangzhou",
             credentials=StaticProvider(Credentials(AK, SECRET)),
             timeout_seconds=10,
+            pool_size=1,  # answers from recordings: the pool stays unused
         )
         self._pages = pages
         self._task = task
@@ -138,8 +139,8 @@ def config() -> Config:
 
 
 def exporter_registry(client: ReplayClient) -> tuple[CollectorRegistry, Collection]:
-    stats = ApiStats(ACTIONS)
-    collection = Collection(config(), client, stats)
+    stats = ApiStats(NAMES)
+    collection = Collection(config(), client, stats, Targets(config().jobs))
     registry = CollectorRegistry(auto_describe=True)
     registry.register(DtsCollector(collection, stats))
     return registry, collection
@@ -164,6 +165,24 @@ def floor_registry(families: Iterable[Metric]) -> CollectorRegistry:
     return registry
 
 
+def one_job_snapshot(
+    job: JobConfig,
+    status: initialization.InitializationStatus,
+    task: modify_status.ModifyStatus,
+) -> Snapshot:
+    now = time.time()
+    target = Target(job.id)
+    return Snapshot(
+        region="cn-hangzhou",
+        jobs=(job,),
+        results=(
+            Result(DESCRIBE_INITIALIZATION_STATUS, target, status, None, now),
+            Result(DESCRIBE_MODIFY_STATUS, Target(job.id, task_id(0)), task, None, now),
+        ),
+        duration_seconds=0.5,
+    )
+
+
 def cpu(fn: Callable[[], object], repeat: int) -> float:
     """CPU seconds (process_time, every thread) per call of fn, over `repeat` calls."""
     started = time.process_time()
@@ -175,23 +194,18 @@ def cpu(fn: Callable[[], object], repeat: int) -> float:
 def phases(client: ReplayClient, stats: ApiStats, repeat: int) -> dict[str, float]:
     """The scrape's pipeline, single-threaded, one phase at a time (CPU seconds each)."""
     job = JobConfig(job_id(0), modify_tasks=(task_id(0),))
-    body = client.describe_initialization_status(job.id)
-    task_raw = client.describe_modify_status(task_id(0))
-    status = parse_initialization_status(body)
-    snapshot = Snapshot(
-        region="cn-hangzhou",
-        jobs=(JobResult(job, status, None, time.time()),),
-        tasks=(TaskResult(job.id, task_id(0), parse_modify_status(task_raw), None, time.time()),),
-        duration_seconds=0.5,
-    )
+    body = initialization.request(client, job.id)
+    task_raw = modify_status.request(client, task_id(0))
+    status = initialization.parse(body)
+    snapshot = one_job_snapshot(job, status, modify_status.parse(task_raw))
     families = build_families(snapshot, stats)
     rendered = CollectorRegistry(auto_describe=False)
     rendered.register(Prebuilt(families))
     return {
         "decode (json.loads + merge pages)": cpu(
-            lambda: client.describe_initialization_status(job.id), repeat
+            lambda: initialization.request(client, job.id), repeat
         ),
-        "parse (records)": cpu(lambda: parse_initialization_status(body), repeat),
+        "parse (records)": cpu(lambda: initialization.parse(body), repeat),
         "build (families)": cpu(lambda: build_families(snapshot, stats), repeat),
         "render (generate_latest of those families)": cpu(
             lambda: generate_latest(rendered), repeat
@@ -202,15 +216,10 @@ def phases(client: ReplayClient, stats: ApiStats, repeat: int) -> dict[str, floa
 def pipeline(client: ReplayClient, stats: ApiStats, scrapes: int) -> None:
     """The scrape's work, single-threaded, `scrapes` times: what --profile samples."""
     job = JobConfig(job_id(0), modify_tasks=(task_id(0),))
-    task_status = parse_modify_status(client.describe_modify_status(task_id(0)))
+    task_status = modify_status.parse(modify_status.request(client, task_id(0)))
     for _ in range(scrapes):
-        status = parse_initialization_status(client.describe_initialization_status(job.id))
-        snapshot = Snapshot(
-            region="cn-hangzhou",
-            jobs=(JobResult(job, status, None, time.time()),),
-            tasks=(TaskResult(job.id, task_id(0), task_status, None, time.time()),),
-            duration_seconds=0.5,
-        )
+        status = initialization.parse(initialization.request(client, job.id))
+        snapshot = one_job_snapshot(job, status, task_status)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(Prebuilt(build_families(snapshot, stats)))
         generate_latest(registry)
@@ -298,7 +307,7 @@ def measure(tables: int, scrapes: int, runs: int, with_profile: bool) -> tuple[s
     for _ in range(runs):
         exporter_runs.append(cpu(lambda: generate_latest(registry), scrapes))
         floor_runs.append(cpu(lambda: generate_latest(floor), scrapes))
-    stats = ApiStats(ACTIONS)
+    stats = ApiStats(NAMES)
     phase = phases(client, stats, max(1, scrapes // 2))
     collection.close()
     e, f = median(exporter_runs), median(floor_runs)
@@ -353,8 +362,8 @@ def main(argv: list[str] | None = None) -> str:
     if args.pipeline:  # the child process --profile samples
         pages = recorded_pages(args.pipeline)
         task = render_json({**task_body(), "RequestId": "TASK", "Success": True})
-        pipeline(ReplayClient(pages, task), ApiStats(ACTIONS), 1)  # warm-up
-        pipeline(ReplayClient(pages, task), ApiStats(ACTIONS), args.scrapes)
+        pipeline(ReplayClient(pages, task), ApiStats(NAMES), 1)  # warm-up
+        pipeline(ReplayClient(pages, task), ApiStats(NAMES), args.scrapes)
         return ""
     parts = [header("Exporter CPU per series against the generate_latest floor")]
     results = []

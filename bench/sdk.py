@@ -52,15 +52,12 @@ from bench.common import (
     task_id,
     write_out,
 )
+from dts_exporter.actions import initialization
+from dts_exporter.actions.initialization import PAGE_SIZE
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.config import Config
-from dts_exporter.parsing import parse_initialization_status
-from dts_exporter.wire.client import (
-    DESCRIBE_INITIALIZATION_STATUS,
-    DESCRIBE_MODIFY_STATUS,
-    PAGE_SIZE,
-    DtsClient,
-)
+from dts_exporter.wire.client import DtsClient
 
 REGION = "cn-hangzhou"
 
@@ -117,6 +114,7 @@ def our_client(url: str) -> DtsClient:
         endpoint=url,
         credentials=StaticProvider(Credentials(AK, SECRET)),
         timeout_seconds=60,
+        pool_size=Config.concurrency,
     )
 
 
@@ -137,7 +135,7 @@ def per_call(sim: Simulator, calls: int, runs: int) -> tuple[list[str], dict[str
             DESCRIBE_INITIALIZATION_STATUS, page
         ),
         "dts-exporter DtsClient.call + parse_initialization_status (records)": lambda: (
-            parse_initialization_status(ours.call(DESCRIBE_INITIALIZATION_STATUS, page))
+            initialization.parse(ours.call(DESCRIBE_INITIALIZATION_STATUS, page))
         ),
         "SDK describe_initialization_status_with_options, page of 100 tables (models)": (
             lambda: sdk_page(sdk, job_id(0), 1)

@@ -6,17 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
+from dts_exporter import actions
+from dts_exporter.actions import dts_jobs
+from dts_exporter.actions.spec import Action
 from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.records import Target
+from dts_exporter.collection.discovery import Discovery
 from dts_exporter.config import Config, DiscoveryConfig
-from dts_exporter.discovery import Discovery
-from dts_exporter.parsing import parse_initialization_status, parse_modify_status
-from dts_exporter.wire.client import (
-    DESCRIBE_DTS_JOBS,
-    DESCRIBE_INITIALIZATION_STATUS,
-    DESCRIBE_MODIFY_STATUS,
-    DtsClient,
-)
+from dts_exporter.wire.client import DtsClient
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,15 @@ def run_checks(config: Config, client: DtsClient) -> list[CheckRow]:
     rows: list[CheckRow] = []
     if config.discovery.enabled:
         for region in config.discovery.regions:
-            rows.append(
-                _check(region, DESCRIBE_DTS_JOBS, partial(_discover, config, client, region))
-            )
+            rows.append(_check(region, dts_jobs.NAME, partial(_discover, config, client, region)))
     for job in config.jobs:
-        rows.append(_check(job.id, DESCRIBE_INITIALIZATION_STATUS, partial(_job, client, job.id)))
+        calls = [(action, Target(job.id, region=job.region)) for action in actions.JOB_ACTIONS]
         for task in job.modify_tasks:
-            rows.append(_check(task, DESCRIBE_MODIFY_STATUS, partial(_task, client, task)))
+            target = Target(job.id, task, job.region)
+            calls.extend((action, target) for action in actions.TASK_ACTIONS)
+        for action, target in calls:
+            shown = target.task_id or target.job_id
+            rows.append(_check(shown, action.name, partial(_call, client, action, target)))
     return rows
 
 
@@ -56,21 +57,10 @@ def _discover(config: Config, client: DtsClient, region: str) -> str:
     return f"{len(state.jobs)} synchronization job(s) match: {names}"
 
 
-def _job(client: DtsClient, job_id: str) -> str:
+def _call(client: DtsClient, action: Action[Any], target: Target) -> str:
     started = time.monotonic()
-    body = client.describe_initialization_status(job_id)
-    status = parse_initialization_status(body)
-    sync = "absent" if status.synchronization is None else str(len(status.synchronization))
-    return (
-        f"{len(status.tables)} tables, {len(status.structure)} schema objects, "
-        f"{sync} sync details, {body.get('PageCount', 1)} page(s) "
-        f"in {time.monotonic() - started:.2f}s"
-    )
-
-
-def _task(client: DtsClient, task_id: str) -> str:
-    status = parse_modify_status(client.describe_modify_status(task_id))
-    return f"status {status.status or 'absent'}, {len(status.precheck_items)} precheck items"
+    record = action.fetch(client, target, None)
+    return f"{action.summary(record)} in {time.monotonic() - started:.2f}s"
 
 
 def format_table(rows: list[CheckRow]) -> str:

@@ -1,31 +1,17 @@
-"""The result of one collection: what each configured id answered, or why it did not."""
+"""The result of one collection: what each monitored id answered, or why it did not.
+
+It is what the fetching side hands the exposing side: `collection` makes snapshots,
+`exposition` turns them into metric families.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from dts_exporter.base.errors import DtsApiError
+from dts_exporter.actions.dts_jobs import DiscoveredJob
+from dts_exporter.base.records import Result
 from dts_exporter.config import JobConfig
-from dts_exporter.parsing import DiscoveredJob, InitializationStatus, ModifyStatus
-
-
-@dataclass(frozen=True)
-class JobResult:
-    job: JobConfig
-    status: InitializationStatus | None
-    error: DtsApiError | None
-    refreshed_at: float | None = None  # wall-clock time the shown data was fetched
-    last_success: float | None = None  # wall-clock time of the last successful call
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    job_id: str
-    task_id: str
-    status: ModifyStatus | None
-    error: DtsApiError | None
-    refreshed_at: float | None = None
-    last_success: float | None = None
 
 
 @dataclass(frozen=True)
@@ -38,8 +24,8 @@ class DiscoveryResult:
 @dataclass(frozen=True)
 class Snapshot:
     region: str  # the default region, for jobs that name none
-    jobs: tuple[JobResult, ...]
-    tasks: tuple[TaskResult, ...]
+    jobs: tuple[JobConfig, ...]  # the monitored jobs, configured then discovered
+    results: tuple[Result[Any], ...]  # per job and job-level action, then per task
     duration_seconds: float
     discovered: tuple[DiscoveredJob, ...] = ()  # what DescribeDtsJobs says of each job
     discovery: tuple[DiscoveryResult, ...] = ()

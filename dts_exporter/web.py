@@ -10,21 +10,18 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric as Family
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
 from dts_exporter import __version__
+from dts_exporter.base.api import ID_RE, REGION_RE
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.base.logfmt import quote
-from dts_exporter.collector import Prober, requested_timeout
-from dts_exporter.config import ID_RE, REGION_RE
 from dts_exporter.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -57,13 +54,23 @@ CLIENT_TIMEOUT_SECONDS = 15.0
 Reloader = Callable[[], tuple[bool, str]]
 
 
+class Scrapes(Protocol):
+    """What the server serves; `timeout` is Prometheus's scrape timeout less the offset,
+    when the scraper announced one."""
+
+    def metrics(self, timeout: float | None) -> Collector: ...
+
+    def probe(
+        self, job_id: str, task_ids: Sequence[str], region: str | None, timeout: float | None
+    ) -> Collector: ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
-    registry: CollectorRegistry
+    scrapes: Scrapes
     timeout_offset: float
-    prober: Prober | None
     web_config: WebConfig | None
     tls: ssl.SSLContext | None
     reloader: Reloader | None
@@ -138,12 +145,11 @@ class ExporterServer:
 
     def __init__(
         self,
-        registry: CollectorRegistry,
+        scrapes: Scrapes,
         host: str,
         port: int,
         *,
         timeout_offset: float = 0.5,
-        prober: Prober | None = None,
         web_config: WebConfig | None = None,
         reloader: Reloader | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
@@ -154,13 +160,15 @@ class ExporterServer:
         except OSError as exc:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-        self._server.registry = registry
+        self._server.scrapes = scrapes
         self._server.timeout_offset = timeout_offset
-        self._server.prober = prober
         self._server.web_config = web_config
         self._server.tls = web_config.ssl_context() if web_config is not None else None
         self._server.reloader = reloader
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+        # A short poll: shutdown() waits for the loop to notice, at most this long.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="http", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -177,10 +185,9 @@ class ExporterServer:
     def start(self) -> None:
         self._thread.start()
 
-    def swap(self, registry: CollectorRegistry, prober: Prober | None) -> None:
-        """Serve another registry from now on (a reloaded config)."""
-        self._server.registry = registry
-        self._server.prober = prober
+    def swap(self, scrapes: Scrapes) -> None:
+        """Serve another exporter from now on (a reloaded config)."""
+        self._server.scrapes = scrapes
 
     def close(self, grace_seconds: float = 0.0) -> bool:
         """Stop accepting, let requests in flight finish for up to `grace_seconds`, close.
@@ -204,16 +211,6 @@ _LANDING = """<!DOCTYPE html>
 </ul>
 </body></html>
 """
-
-
-class _Families(Collector):
-    """Already-built families (a probe's), exposed once."""
-
-    def __init__(self, families: Iterable[Family]) -> None:
-        self._families = list(families)
-
-    def collect(self) -> Iterable[Family]:
-        return self._families
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -247,9 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = urlsplit(self.path).path
         if path == "/metrics":
-            self._expose(self.server.registry)
-        elif path == "/probe" and self.server.prober is not None:
-            self._probe(self.server.prober)
+            self._expose(lambda: self.server.scrapes.metrics(self._scrape_timeout()))
+        elif path == "/probe":
+            self._probe()
         elif path == "/-/reload" and self.server.reloader is not None:
             self._send(405, b"405 use POST\n", "text/plain; charset=utf-8", allow="POST")
         elif path == "/healthz":
@@ -287,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._method_not_allowed()
 
-    def _probe(self, prober: Prober) -> None:
+    def _probe(self) -> None:
         params = parse_qs(urlsplit(self.path).query)
         # `target` as blackbox_exporter names it, so the Prometheus Operator's Probe works
         job_ids = params.get("job_id", []) + params.get("target", [])
@@ -303,26 +300,20 @@ class _Handler(BaseHTTPRequestHandler):
         if problem:
             self._send(400, f"400 {problem}\n".encode(), "text/plain; charset=utf-8")
             return
-        families = prober.families(
-            job_ids[0], task_ids, regions[0] if regions else None, self._scrape_timeout()
-        )
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families(families))
-        self._expose(registry)
+        region = regions[0] if regions else None
+        timeout = self._scrape_timeout()
+        self._expose(lambda: self.server.scrapes.probe(job_ids[0], task_ids, region, timeout))
 
-    def _expose(self, registry: CollectorRegistry) -> None:
+    def _expose(self, scrape: Callable[[], Collector]) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        token = requested_timeout.set(self._scrape_timeout())
         try:
-            body = encoder(registry)
+            body = encoder(scrape())
         except Exception:  # never expected: the collector does not raise; keep serving
             log.exception("metrics exposition failed")
             self._send(500, b"500 metrics exposition failed\n", "text/plain; charset=utf-8")
             return
-        finally:
-            requested_timeout.reset(token)
         encoding = None
-        if "gzip" in self.headers.get("Accept-Encoding", ""):
+        if _gzip_wanted(self.headers.get("Accept-Encoding", "")):
             body = gzip.compress(body, compresslevel=5)
             encoding = "gzip"
         self._send(200, body, content_type, encoding=encoding)
@@ -367,3 +358,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http request client=%s line=%s", self.client_address[0], quote(format % args))
+
+
+def _gzip_wanted(accept_encoding: str) -> bool:
+    """prometheus-client's negotiation (gzip named as such, not x-gzip), and a gzip the
+    client refuses with q=0 is not sent."""
+    if not gzip_accepted(accept_encoding):
+        return False
+    for part in accept_encoding.split(","):
+        coding, *params = (item.strip() for item in part.split(";"))
+        if coding.lower() != "gzip":
+            continue
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    return float(value) > 0
+                except ValueError:
+                    return False
+        return True
+    return False

@@ -7,7 +7,7 @@ timelines) with every variable set to All, and drawn with the panel's title, uni
 thresholds and value mappings.
 
     .venv/bin/pip install -e '.[docs]'
-    .venv/bin/python docs/render_dashboard.py --prometheus http://127.0.0.1:9090
+    .venv/bin/python tools/render_dashboard.py --prometheus http://127.0.0.1:9090
 """
 
 from __future__ import annotations

@@ -15,8 +15,6 @@ CONNECTION_ERROR = "ConnectionError"
 INVALID_RESPONSE = "InvalidResponse"
 UNKNOWN_ERROR = "UnknownError"
 
-TRANSPORT_CODES = (TIMEOUT, CONNECTION_ERROR, INVALID_RESPONSE, UNKNOWN_ERROR)
-
 
 def describe_kind(value: object, mapping: str = "an object") -> str:
     """What a decoded value is, for error messages ("a list", "null", ...)."""

@@ -50,9 +50,6 @@ class RefreshingProvider:
     def name(self) -> str:
         return self._name
 
-    def set_observer(self, observer: RefreshObserver) -> None:
-        self._observer = observer
-
     def get(self) -> Credentials:
         with self._lock:
             now = self._clock()

@@ -1,4 +1,4 @@
-"""A thin DTS OpenAPI client: signs, sends, retries, pages. Returns plain dicts.
+"""A thin DTS OpenAPI client: signs, sends, retries. Returns plain dicts.
 
 One keep-alive `requests.Session` (pool sized for the collector's concurrency) is shared by
 every thread. Each attempt is signed afresh (new nonce and timestamp), waits for the
@@ -16,23 +16,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dts_exporter.base import errors
+from dts_exporter.base.api import API_VERSION
 from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
 from dts_exporter.base.errors import DtsApiError
-from dts_exporter.parsing import INITIALIZATION_LISTS, list_field
 from dts_exporter.wire import rpc, transport
 from dts_exporter.wire.endpoints import endpoint_for_region
 from dts_exporter.wire.retry import RetryPolicy, TokenBucket, is_retryable
 
 log = logging.getLogger(__name__)
-
-API_VERSION = "2020-01-01"
-DESCRIBE_INITIALIZATION_STATUS = "DescribeInitializationStatus"
-DESCRIBE_MODIFY_STATUS = "DescribeSynchronizationObjectModifyStatus"
-DESCRIBE_DTS_JOBS = "DescribeDtsJobs"
-ACTIONS = (DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS)
-
-PAGE_SIZE = 100
-MAX_PAGES = 2000  # 200,000 rows per list: far beyond any real job, bounds a looping service
 
 # Called after every HTTP attempt with (action, code, seconds); code is "Success" on success.
 Observer = Callable[[str, str, float], None]
@@ -47,11 +38,11 @@ class DtsClient:
         region: str,
         credentials: CredentialsProvider,
         timeout_seconds: float,
+        pool_size: int,
         endpoint: str | None = None,
         signature_version: rpc.SignatureVersion = "v3",
         retry: RetryPolicy | None = None,
         rate_limiter: TokenBucket | None = None,
-        pool_size: int = 16,
         observer: Observer | None = None,
         retry_observer: RetryObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -82,60 +73,6 @@ class DtsClient:
 
     def __repr__(self) -> str:
         return f"DtsClient(endpoint={self.endpoint!r}, region={self.region!r})"
-
-    # -- actions -------------------------------------------------------------------------
-
-    def describe_initialization_status(
-        self, job_id: str, *, region: str | None = None, deadline: float | None = None
-    ) -> dict[str, Any]:
-        """All pages of DescribeInitializationStatus, the three lists concatenated.
-
-        Any failing page fails the whole call: a half job is never returned as whole.
-        """
-        merged: dict[str, Any] = {}
-        for page in range(1, MAX_PAGES + 1):
-            body = self.call(
-                DESCRIBE_INITIALIZATION_STATUS,
-                {"SynchronizationJobId": job_id, "PageSize": str(PAGE_SIZE), "PageNum": str(page)},
-                region=region,
-                deadline=deadline,
-            )
-            short = True
-            for key in INITIALIZATION_LISTS:
-                items = list_field(body, key)
-                if items is None:
-                    continue
-                merged.setdefault(key, []).extend(items)
-                short = short and len(items) < PAGE_SIZE
-            merged["RequestId"] = body.get("RequestId")
-            merged["Success"] = True
-            if short:
-                merged["PageCount"] = page
-                return merged
-        raise DtsApiError(
-            errors.INVALID_RESPONSE,
-            f"more than {MAX_PAGES} pages of {PAGE_SIZE}; refusing to page further",
-            action=DESCRIBE_INITIALIZATION_STATUS,
-        )
-
-    def describe_modify_status(
-        self, task_id: str, *, region: str | None = None, deadline: float | None = None
-    ) -> dict[str, Any]:
-        return self.call(
-            DESCRIBE_MODIFY_STATUS, {"TaskId": task_id}, region=region, deadline=deadline
-        )
-
-    def describe_dts_jobs(
-        self, region: str, page_number: int, page_size: int, *, deadline: float | None = None
-    ) -> dict[str, Any]:
-        """One page of the region's synchronization jobs."""
-        params = {
-            "Region": region,
-            "JobType": "SYNC",
-            "PageNumber": str(page_number),
-            "PageSize": str(page_size),
-        }
-        return self.call(DESCRIBE_DTS_JOBS, params, region=region, deadline=deadline)
 
     # -- one call, with retries ----------------------------------------------------------
 

@@ -1,0 +1,83 @@
+"""Log lines on transitions, not on every scrape: an id's failure once when it starts (or its
+code changes) and once on recovery; a note (unusable fields, merged duplicates) when it
+changes. State is kept only for the ids the history keeps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection
+
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import quote
+
+log = logging.getLogger("dts_exporter.collection")
+
+Key = tuple[str, str, str]  # (action, job id, task id)
+
+
+class StateLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[Key, str] = {}
+        self._notes: dict[tuple[Key, str], frozenset[str]] = {}
+
+    def result(self, key: Key, error: DtsApiError | None) -> None:
+        action, job_id, task_id = key
+        with self._lock:
+            previous = self._codes.get(key)
+            current = None if error is None else error.code
+            if current is None:
+                self._codes.pop(key, None)
+            else:
+                self._codes[key] = current
+        if error is not None and current != previous:
+            log.warning(
+                "DTS call failed action=%s job_id=%s task_id=%s code=%s http_status=%s "
+                "request_id=%s message=%s",
+                action,
+                job_id,
+                task_id,
+                error.code,
+                error.http_status if error.http_status is not None else "",
+                error.request_id,
+                quote(error.message),
+            )
+        elif error is None and previous is not None:
+            log.info(
+                "DTS call recovered action=%s job_id=%s task_id=%s previous_code=%s",
+                action,
+                job_id,
+                task_id,
+                previous,
+            )
+
+    def notes(self, key: Key, kind: str, notes: tuple[str, ...]) -> None:
+        action, job_id, task_id = key
+        current = frozenset(notes)
+        with self._lock:
+            changed = self._notes.get((key, kind), frozenset()) != current
+            if notes:
+                self._notes[(key, kind)] = current
+            else:
+                self._notes.pop((key, kind), None)
+        if notes and changed:
+            log.warning(
+                "%s action=%s job_id=%s task_id=%s count=%d first=%s",
+                kind,
+                action,
+                job_id,
+                task_id,
+                len(notes),
+                quote(notes[0]),
+            )
+
+    def keep_only(self, keys: Collection[Key]) -> None:
+        """Forget ids no longer kept; a failure seen again is logged again."""
+        with self._lock:
+            self._codes = {k: v for k, v in self._codes.items() if k in keys}
+            self._notes = {k: v for k, v in self._notes.items() if k[0] in keys}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._codes) + len(self._notes)
