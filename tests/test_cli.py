@@ -10,6 +10,8 @@ import pytest
 from dts_exporter import __version__
 from tests.procs import run_cli
 
+pytestmark = pytest.mark.slow  # every test runs the CLI as a process
+
 CREDS = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIexample",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s3cr3t-value",

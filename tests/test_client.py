@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from dts_exporter.actions import initialization, modify_status
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS
 from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.simulator import (
@@ -17,13 +19,12 @@ from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_SECRET,
     DEMO_JOBS,
     SimulatorServer,
-    load_scenario,
     start_simulator,
 )
 from dts_exporter.simulator.scenario import Fault
-from dts_exporter.wire.client import DESCRIBE_INITIALIZATION_STATUS, DtsClient
+from dts_exporter.wire.client import DtsClient
 from dts_exporter.wire.transport import bounded_code, decode_response
-from tests.conftest import make_tables, write_scenario
+from tests.conftest import make_tables, start_scenario
 
 ACTION = DESCRIBE_INITIALIZATION_STATUS
 
@@ -92,9 +93,7 @@ def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
             "dtsslow": [{"kind": "latency", "seconds": 2}],
         },
     }
-    server = start_simulator(
-        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
-    )
+    server = start_scenario(tmp_path, scenario)
     yield server
     server.close()
 
@@ -106,6 +105,7 @@ def client_for(url: str, secret: str = DEMO_ACCESS_KEY_SECRET, **kwargs: Any) ->
         region="cn-hangzhou",
         credentials=StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, secret)),
         timeout_seconds=kwargs.pop("timeout_seconds", 5.0),
+        pool_size=4,
         observer=lambda a, c, s: observed.append((a, c, s)),
         **kwargs,
     )
@@ -115,41 +115,43 @@ def client_for(url: str, secret: str = DEMO_ACCESS_KEY_SECRET, **kwargs: Any) ->
 
 def test_paging_merges_all_pages(sim: SimulatorServer) -> None:
     client = client_for(sim.url)
-    body = client.describe_initialization_status("dtsbig")
+    body = initialization.request(client, "dtsbig")
     names = [t["TableName"] for t in body["DataInitializationDetails"]]
     assert names == [f"t{i:05d}" for i in range(250)]
     assert body["PageCount"] == 3
     assert [code for _, code, _ in client.observed] == ["Success"] * 3  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow  # a second of retry backoff
 def test_a_failing_page_fails_the_whole_job(sim: SimulatorServer) -> None:
     with pytest.raises(DtsApiError) as info:
-        client_for(sim.url).describe_initialization_status("dtspage2")
+        initialization.request(client_for(sim.url), "dtspage2")
     assert info.value.code == "Throttling.User"
 
 
 def test_modify_status(sim: SimulatorServer) -> None:
-    assert client_for(sim.url).describe_modify_status("task1")["Status"] == "Migrating"
+    assert modify_status.request(client_for(sim.url), "task1")["Status"] == "Migrating"
 
 
 def test_unknown_id_is_a_business_error(sim: SimulatorServer) -> None:
     with pytest.raises(DtsApiError) as info:
-        client_for(sim.url).describe_initialization_status("dtsnope")
+        initialization.request(client_for(sim.url), "dtsnope")
     assert info.value.code == "InvalidJobId"
 
 
 def test_wrong_secret_is_refused_and_never_echoed(sim: SimulatorServer) -> None:
     with pytest.raises(DtsApiError) as info:
-        client_for(sim.url, secret="not-the-secret").describe_modify_status("task1")
+        modify_status.request(client_for(sim.url, secret="not-the-secret"), "task1")
     assert info.value.code == "SignatureDoesNotMatch"
     assert "not-the-secret" not in str(info.value)
     assert "not-the-secret" not in repr(info.value)
 
 
+@pytest.mark.slow  # timeouts, retried with backoff
 def test_timeout_has_its_own_code(sim: SimulatorServer) -> None:
     client = client_for(sim.url, timeout_seconds=0.3)
     with pytest.raises(DtsApiError) as info:
-        client.describe_initialization_status("dtsslow")
+        initialization.request(client, "dtsslow")
     assert info.value.code == "Timeout"
     assert client.observed[-1][1] == "Timeout"  # type: ignore[attr-defined]
 
@@ -158,17 +160,18 @@ def test_deadline_caps_the_call(sim: SimulatorServer) -> None:
     client = client_for(sim.url, timeout_seconds=10)
     started = time.monotonic()
     with pytest.raises(DtsApiError) as info:
-        client.describe_initialization_status("dtsslow", deadline=started + 0.3)
+        initialization.request(client, "dtsslow", deadline=started + 0.3)
     assert info.value.code == "Timeout"
     assert time.monotonic() - started < 1.5
 
 
+@pytest.mark.slow  # a second of retry backoff
 def test_connection_refused_has_its_own_code() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DtsApiError) as info:
-        client_for(f"http://127.0.0.1:{port}").describe_modify_status("task1")
+        modify_status.request(client_for(f"http://127.0.0.1:{port}"), "task1")
     assert info.value.code == "ConnectionError"
     assert "Signature" not in info.value.message
 
@@ -184,10 +187,11 @@ def test_security_token_is_sent() -> None:
                 Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, "sts-token-value")
             ),
             timeout_seconds=5,
+            pool_size=4,
         )
-        assert with_token.describe_modify_status(task)["Success"] in (True, "true")
+        assert modify_status.request(with_token, task)["Success"] in (True, "true")
         with pytest.raises(DtsApiError) as info:
-            client_for(server.url).describe_modify_status(task)
+            modify_status.request(client_for(server.url), task)
         assert info.value.code.startswith("InvalidSecurityToken")
     finally:
         server.close()
@@ -196,7 +200,7 @@ def test_security_token_is_sent() -> None:
 def test_every_attempt_gets_a_fresh_nonce(sim: SimulatorServer) -> None:
     client = client_for(sim.url)
     for _ in range(5):  # a reused nonce would be refused with SignatureNonceUsed
-        client.describe_modify_status("task1")
+        modify_status.request(client, "task1")
 
 
 def test_demo_offset_starts_the_built_in_demo_later() -> None:
@@ -205,7 +209,7 @@ def test_demo_offset_starts_the_built_in_demo_later() -> None:
     for offset in (0.0, 360.0, 900.0):
         server = start_simulator("127.0.0.1", 0, demo_offset=offset)
         try:
-            statuses.append(client_for(server.url).describe_modify_status(task)["Status"])
+            statuses.append(modify_status.request(client_for(server.url), task)["Status"])
         finally:
             server.close()
     assert statuses == ["Prechecking", "Migrating", "Finished"]
@@ -219,7 +223,7 @@ def test_throttling_is_retried_honouring_retry_after(sim: SimulatorServer) -> No
         sim.url, sleep=waits.append, retry_observer=lambda a, c: retried.append((a, c))
     )
     with pytest.raises(DtsApiError) as info:
-        client.describe_initialization_status("dtsbig")
+        initialization.request(client, "dtsbig")
     assert info.value.code == "Throttling.User"
     attempts = [code for _, code, _ in client.observed]  # type: ignore[attr-defined]
     assert attempts == ["Throttling.User"] * 4  # max_retries 3
@@ -230,7 +234,7 @@ def test_throttling_is_retried_honouring_retry_after(sim: SimulatorServer) -> No
 def test_a_retry_succeeds_once_the_fault_clears(sim: SimulatorServer) -> None:
     sim.set_faults({"task1": [Fault(kind="service_unavailable")]})
     client = client_for(sim.url, sleep=lambda _: sim.set_faults({}))
-    assert client.describe_modify_status("task1")["Status"] == "Migrating"
+    assert modify_status.request(client, "task1")["Status"] == "Migrating"
     attempts = [code for _, code, _ in client.observed]  # type: ignore[attr-defined]
     assert attempts == ["ServiceUnavailable", "Success"]
 
@@ -239,7 +243,7 @@ def test_authentication_errors_are_never_retried(sim: SimulatorServer) -> None:
     waits: list[float] = []
     client = client_for(sim.url, secret="wrong", sleep=waits.append)
     with pytest.raises(DtsApiError):
-        client.describe_modify_status("task1")
+        modify_status.request(client, "task1")
     assert [code for _, code, _ in client.observed] == ["SignatureDoesNotMatch"]  # type: ignore[attr-defined]
     assert waits == []
 
@@ -249,7 +253,7 @@ def test_retries_never_pass_the_deadline(sim: SimulatorServer) -> None:
     waits: list[float] = []
     client = client_for(sim.url, sleep=waits.append)
     with pytest.raises(DtsApiError) as info:
-        client.describe_modify_status("task1", deadline=time.monotonic() + 2.0)
+        modify_status.request(client, "task1", deadline=time.monotonic() + 2.0)
     assert info.value.code == "Throttling.User"
     assert waits == []  # the 5 s the service asked for would pass the deadline
     assert len(client.observed) == 1  # type: ignore[attr-defined]
@@ -267,9 +271,10 @@ def test_both_signature_versions_carry_an_sts_token(version: str) -> None:
                 Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, "sts-token-value")
             ),
             timeout_seconds=5,
+            pool_size=4,
             signature_version="v1" if version == "v1" else "v3",
         )
-        assert client.describe_modify_status(task)["Success"] in (True, "true")
+        assert modify_status.request(client, task)["Success"] in (True, "true")
     finally:
         server.close()
 
@@ -279,6 +284,7 @@ def test_each_region_has_its_endpoint() -> None:
         region="cn-hangzhou",
         credentials=StaticProvider(Credentials("a", "b")),
         timeout_seconds=1,
+        pool_size=4,
     )
     assert client.endpoint_for("cn-hangzhou") == "https://dts.aliyuncs.com"
     assert client.endpoint_for("ap-northeast-1") == "https://dts.ap-northeast-1.aliyuncs.com"

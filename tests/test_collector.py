@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
 
-from dts_exporter.base.credentials import Credentials, StaticProvider
+from dts_exporter.actions import NAMES
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
+from dts_exporter.base.errors import DtsApiError
+from dts_exporter.collection.fanout import Collection
+from dts_exporter.collection.history import PROBE_CAPACITY
+from dts_exporter.collection.targets import Selection, Targets
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.exporter import Exporter, build_exporter
-from dts_exporter.simulator import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    SimulatorServer,
-    load_scenario,
-    start_simulator,
-)
+from dts_exporter.scrape import Prober
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.simulator import SimulatorServer
 from dts_exporter.simulator.scenario import Fault
-from tests.conftest import Scrape, load_fixture, make_tables, write_scenario
-
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
-CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
+from dts_exporter.startup import Exporter, build_exporter
+from dts_exporter.wire.client import DtsClient
+from tests.conftest import DEMO_CREDS, Scrape, load_fixture, make_tables, start_scenario
 
 
 @pytest.fixture
@@ -50,16 +49,14 @@ def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
             "taskbroken": [{"kind": "malformed"}],
         },
     }
-    server = start_simulator(
-        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
-    )
+    server = start_scenario(tmp_path, scenario)
     yield server
     server.close()
 
 
 def make_exporter(url: str, jobs: list[JobConfig], **overrides: Any) -> Exporter:
     config = Config(region="cn-hangzhou", endpoint=url, jobs=tuple(jobs), **overrides)
-    return build_exporter(config, CREDS)
+    return build_exporter(config, DEMO_CREDS)
 
 
 def up(scrape: Scrape, job_id: str, task_id: str = "") -> float | None:
@@ -75,6 +72,7 @@ def test_registering_makes_no_api_call(sim: SimulatorServer) -> None:
         exporter.close()
 
 
+@pytest.mark.slow  # a second or more of retry backoff
 def test_failures_are_isolated_and_counted(sim: SimulatorServer) -> None:
     jobs = [
         JobConfig("dtsgood", "orders", ("taskgood", "taskbroken")),
@@ -144,6 +142,7 @@ def test_scrape_deadline_marks_late_ids_timeout(sim: SimulatorServer) -> None:
         exporter.close()
 
 
+@pytest.mark.slow  # calls held 0.5 s each by a latency fault
 def test_concurrent_scrapes_share_one_collection(sim: SimulatorServer) -> None:
     sim.set_faults({"*": [Fault(kind="latency", seconds=0.5)]})
     exporter = make_exporter(
@@ -168,6 +167,7 @@ def test_concurrent_scrapes_share_one_collection(sim: SimulatorServer) -> None:
         exporter.close()
 
 
+@pytest.mark.slow  # five scrapes, seconds of retry backoff
 def test_failure_is_logged_once_and_recovery_once(
     sim: SimulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -190,3 +190,84 @@ def test_failure_is_logged_once_and_recovery_once(
         assert up(Scrape(exporter.registry), "dtsthrottled") == 1
     finally:
         exporter.close()
+
+
+class _AnswerClient(DtsClient):
+    """Answers every call from memory: a settled job for ids starting with `dtsdone`, an
+    unknown id for the rest, so thousands of probes cost no network."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            region="cn-hangzhou", credentials=DEMO_CREDS, timeout_seconds=5, pool_size=4
+        )
+
+    def call(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        *,
+        region: str | None = None,
+        deadline: float | None = None,
+    ) -> dict[str, Any]:
+        job_id = params.get("SynchronizationJobId", "")
+        if not job_id.startswith("dtsdone"):
+            raise DtsApiError("InvalidJobId", f"no job {job_id}", action=action)
+        return {"DataInitializationDetails": make_tables(3, status="Finished"), "Success": True}
+
+
+def test_probe_history_and_failure_log_stay_bounded() -> None:
+    """Probes of ever new ids (settled or failing) neither grow the remembered results nor
+    the failure-log state beyond the probe capacity plus the monitored ids."""
+    config = Config(region="cn-hangzhou", jobs=(JobConfig("dtsdone-static"),))
+    client = _AnswerClient()
+    stats = ApiStats(NAMES)
+    collection = Collection(config, client, stats, Targets(config.jobs))
+    prober = Prober(collection, config.jobs)
+    try:
+        collection.run()
+        extra = 50
+        for i in range(PROBE_CAPACITY + extra):
+            prober.families(f"dtsdone{i:05d}")
+            prober.families(f"dtsmissing{i:05d}")
+        assert len(collection.history) <= PROBE_CAPACITY + 1
+        assert len(collection.log) <= PROBE_CAPACITY
+        kept = collection.history.kept()
+        assert ("DescribeInitializationStatus", "dtsdone-static", "") in kept
+        # the most recent probes are remembered, the oldest are not
+        last = f"dtsdone{PROBE_CAPACITY + extra - 1:05d}"
+        assert ("DescribeInitializationStatus", last, "") in kept
+        assert ("DescribeInitializationStatus", "dtsdone00000", "") not in kept
+        # a full collection keeps the monitored id and what was probed lately
+        collection.run()
+        assert ("DescribeInitializationStatus", "dtsdone-static", "") in collection.history.kept()
+        assert len(collection.history) <= PROBE_CAPACITY + 1
+    finally:
+        collection.close()
+
+
+class _Fleet(Targets):
+    """Targets whose jobs change between collections, as discovery's would."""
+
+    def __init__(self, jobs: tuple[JobConfig, ...]) -> None:
+        super().__init__(jobs)
+        self.current = jobs
+
+    def select(self, deadline: float) -> Selection:
+        return Selection(self.current)
+
+
+def test_settled_results_of_ids_no_longer_monitored_are_forgotten() -> None:
+    jobs = tuple(JobConfig(f"dtsdone{i}") for i in range(5))
+    fleet = _Fleet(jobs)
+    collection = Collection(
+        Config(region="cn-hangzhou", jobs=jobs), _AnswerClient(), ApiStats(NAMES), fleet
+    )
+    try:
+        collection.run()
+        assert len(collection.history) == 5
+        assert collection.run().calls_saved == 5  # settled: reused, not called
+        fleet.current = jobs[:2]
+        collection.run()
+        assert len(collection.history) == 2
+    finally:
+        collection.close()

@@ -18,7 +18,7 @@ NO_ECS = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
 
 
 def chain(env: dict[str, str], home: Path, **settings: object) -> tuple[object, list[str]]:
-    return build_chain(ChainSettings(**settings), {**NO_ECS, **env}, home, new_session())  # type: ignore[arg-type]
+    return build_chain(ChainSettings(**settings), {**NO_ECS, **env}, home, new_session(4))  # type: ignore[arg-type]
 
 
 def write_cli(home: Path, profiles: list[dict[str, str]], current: str = "default") -> None:

@@ -14,20 +14,18 @@ import pytest
 import requests
 import yaml
 
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, DEMO_JOBS
-from tests.conftest import Scrape
+from tests.conftest import DEMO_ENV, Scrape
 from tests.procs import Process, free_port, run_cli
 
-INIT = "DescribeInitializationStatus"
+pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
+
 ROLE = "acs:ram::1111111111111111:role/dts-reader"
 CROSS_ROLE = "acs:ram::2222222222222222:role/dts-cross-account"
 PROVIDER = "acs:ram::1111111111111111:oidc-provider/ack-rrsa-c0ffee"
 LIFETIME = 6.0  # seconds: every temporary credential the simulator hands out
 JOB = DEMO_JOBS[0].job_id
-AK = {
-    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-}
 
 
 @dataclass
@@ -166,7 +164,7 @@ INI = (
 def cases(cloud: Cloud, tmp: Path) -> dict[str, tuple[dict[str, str], str]]:
     """Provider name -> (environment, expected provider name)."""
     return {
-        "environment": (AK, "environment"),
+        "environment": (DEMO_ENV, "environment"),
         "rrsa": (
             {
                 "ALIBABA_CLOUD_ROLE_ARN": ROLE,
@@ -216,7 +214,7 @@ def test_cross_account_role(cloud: Cloud, start: object) -> None:
     settings = yaml.safe_load(cloud.config.read_text())
     settings["credentials"] = {"ram_role_arn": CROSS_ROLE, "role_session_name": "dts-exporter"}
     config.write_text(yaml.safe_dump(settings))
-    running = start(AK, config)  # type: ignore[operator]
+    running = start(DEMO_ENV, config)  # type: ignore[operator]
     data = running.scrape()
     assert data.get("dts_up", action=INIT, job_id=JOB, task_id="") == 1
     assert (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dts_exporter.metrics import ALL_METRICS
+from dts_exporter.exposition import ALL_METRICS
 from tests.dashboard import (
     ROOT,
     content_panels,

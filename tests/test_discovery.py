@@ -8,25 +8,15 @@ from typing import Any
 
 import pytest
 
-from dts_exporter.api_stats import ApiStats
-from dts_exporter.base.credentials import Credentials, StaticProvider
+from dts_exporter.actions import NAMES, dts_jobs
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.collection.discovery import Discovery
 from dts_exporter.config import Config, DiscoveryConfig, JobConfig
-from dts_exporter.discovery import Discovery
-from dts_exporter.exporter import Exporter, build_exporter, make_client
-from dts_exporter.parsing import parse_dts_jobs
-from dts_exporter.simulator import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    SimulatorServer,
-    load_scenario,
-    start_simulator,
-)
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.simulator import SimulatorServer
 from dts_exporter.simulator.scenario import Fault
-from dts_exporter.wire.client import ACTIONS
-from tests.conftest import Scrape, make_tables, write_scenario
-
-CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
-INIT = "DescribeInitializationStatus"
+from dts_exporter.startup import Exporter, build_exporter, make_client
+from tests.conftest import DEMO_CREDS, Scrape, make_tables, start_scenario
 
 
 def dts_job(i: int, name: str) -> dict[str, Any]:
@@ -54,9 +44,7 @@ def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
         "dts_jobs": {"cn-hangzhou": listed, "cn-shanghai": [dts_job(500, "prod-sh")]},
         "jobs": jobs,
     }
-    server = start_simulator(
-        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
-    )
+    server = start_scenario(tmp_path, scenario)
     yield server
     server.close()
 
@@ -69,7 +57,7 @@ def exporter(sim: SimulatorServer, **discovery: Any) -> Exporter:
         discovery=DiscoveryConfig(**{"enabled": True, "regions": ("cn-hangzhou",), **discovery}),
         max_requests_per_second=0,
     )
-    return build_exporter(config, CREDS)
+    return build_exporter(config, DEMO_CREDS)
 
 
 def info(data: Scrape) -> dict[str, dict[str, str]]:
@@ -110,12 +98,13 @@ def test_discovery_pages_filters_and_merges(sim: SimulatorServer) -> None:
         e.close()
 
 
+@pytest.mark.slow  # a second of retry backoff
 def test_a_failed_refresh_keeps_the_last_list(sim: SimulatorServer) -> None:
     now = [1000.0]
-    stats = ApiStats(ACTIONS)
+    stats = ApiStats(NAMES)
     config = DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), refresh_seconds=300)
     base = Config(region="cn-hangzhou", endpoint=sim.url, jobs=(), max_requests_per_second=0)
-    client = make_client(base, CREDS, stats)
+    client = make_client(base, DEMO_CREDS, stats)
     discovery = Discovery(config, client, clock=lambda: now[0])
     try:
         (first,) = discovery.regions()
@@ -145,10 +134,35 @@ def test_the_delay_unit_depends_on_the_job_type() -> None:
             {"JobType": "SYNC"},
         ],
     }
-    jobs, total = parse_dts_jobs(body, "cn-hangzhou")
-    assert total == 2
-    assert [(j.job_id, j.delay_seconds) for j in jobs] == [
+    listed = dts_jobs.parse(body, "cn-hangzhou")
+    assert listed.total == 2
+    assert [(j.job_id, j.delay_seconds) for j in listed.jobs] == [
         ("a", 1.5),
         ("b", 1500.0),
         ("no-instance-id", None),
     ]
+
+
+def test_unusable_fields_in_the_job_list_are_counted(tmp_path: Path) -> None:
+    broken = {**dts_job(7, "prod-7"), "Delay": "soon", "Checkpoint": ["x"]}
+    scenario = {
+        "dts_jobs": {"cn-hangzhou": [broken, dts_job(8, "prod-8")]},
+        "jobs": {"dtsi0007": {"DataInitializationDetails": make_tables(1)}},
+    }
+    sim = start_scenario(tmp_path, scenario)
+    config = Config(
+        region="cn-hangzhou",
+        endpoint=sim.url,
+        jobs=(),
+        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",)),
+        max_requests_per_second=0,
+    )
+    e = build_exporter(config, DEMO_CREDS)
+    try:
+        data = Scrape(e.registry)
+        assert data.get("dts_exporter_response_problems_total", action="DescribeDtsJobs") == 2
+        assert data.get("dts_job_delay_seconds", job_id="dtsi0007") is None  # never invented
+        assert data.get("dts_job_delay_seconds", job_id="dtsi0008") == 7
+    finally:
+        e.close()
+        sim.close()

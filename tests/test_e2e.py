@@ -12,21 +12,14 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter.simulator import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    DEMO_JOBS,
-    FAULT_KINDS,
-)
-from tests.conftest import Scrape, load_fixture, make_tables
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
+from dts_exporter.simulator import DEMO_ACCESS_KEY_SECRET, DEMO_JOBS, FAULT_KINDS
+from tests.conftest import DEMO_ENV, Scrape, load_fixture, make_tables
 from tests.procs import Process, free_port, run_cli
 
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
-CREDS = {
-    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-}
+pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
+
 # One job per fault kind the simulator can inject, beside healthy ones.
 FAULTS: dict[str, tuple[dict[str, object], str]] = {
     "dtsthrottling": ({"kind": "throttling"}, "Throttling.User"),
@@ -93,7 +86,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
             f"127.0.0.1:{exp_port}",
         ],
         tmp / "exporter.log",
-        env=CREDS,
+        env=DEMO_ENV,
     )
     url = f"http://127.0.0.1:{exp_port}"
     exporter.wait_http(f"{url}/healthz")
@@ -179,7 +172,7 @@ def test_promtool_accepts_the_live_exposition(stack: tuple[str, Path]) -> None:
 
 def test_check_command_reports_each_id(stack: tuple[str, Path]) -> None:
     _, tmp = stack
-    result = run_cli(["check", "--config", str(tmp / "config.yaml")], env=CREDS)
+    result = run_cli(["check", "--config", str(tmp / "config.yaml")], env=DEMO_ENV)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("dtsgood ") and " ok " in line for line in lines)
@@ -196,7 +189,7 @@ def test_check_exits_zero_when_all_succeed(stack: tuple[str, Path]) -> None:
     config = yaml.safe_load((tmp / "config.yaml").read_text())
     config["jobs"] = config["jobs"][:2]
     (tmp / "healthy.yaml").write_text(yaml.safe_dump(config))
-    result = run_cli(["check", "--config", str(tmp / "healthy.yaml")], env=CREDS)
+    result = run_cli(["check", "--config", str(tmp / "healthy.yaml")], env=DEMO_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed, 0 failed" in result.stdout
 
@@ -219,7 +212,7 @@ def test_demo_command_serves_the_built_in_scenario(tmp_path: Path) -> None:
 def test_config_may_be_json_and_must_list_jobs(tmp_path: Path) -> None:
     # The config loader reads JSON too (YAML is a superset).
     (tmp_path / "c.json").write_text(json.dumps({"region": "cn-hangzhou", "jobs": []}))
-    result = run_cli(["serve", "--config", str(tmp_path / "c.json")], env=CREDS)
+    result = run_cli(["serve", "--config", str(tmp_path / "c.json")], env=DEMO_ENV)
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
         "jobs: no jobs configured; list at least one SynchronizationJobId or enable discovery"

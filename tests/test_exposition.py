@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric as Family
-from prometheus_client.registry import Collector
 
-from dts_exporter.api_stats import ApiStats
+from dts_exporter.actions import NAMES, initialization, modify_status
+from dts_exporter.actions.tables import TABLE as TABLE_LABELS
+from dts_exporter.actions.tables import TABLE_SERIES, TABLE_STATUS, TableFamily
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.config import JobConfig
 from dts_exporter.exposition import build_families
-from dts_exporter.parsing import parse_initialization_status, parse_modify_status
-from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
-from dts_exporter.wire.client import ACTIONS
-
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
-
-
-class _Static(Collector):
-    def __init__(self, families: list[Family]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterable[Family]:
-        return self.families
+from dts_exporter.selfmetrics import ApiStats
+from tests.conftest import StaticCollector, make_snapshot
 
 
 def registry_for(
@@ -34,26 +23,23 @@ def registry_for(
     tasks: list[tuple[str, str, dict[str, Any] | None]] = (),  # type: ignore[assignment]
 ) -> CollectorRegistry:
     failure = DtsApiError("Throttling.User", "Request was denied due to user flow control.")
-    snapshot = Snapshot(
-        region="cn-hangzhou",
-        jobs=tuple(
-            JobResult(
-                JobConfig(id=job_id, name=f"name-{job_id}"), parse_initialization_status(body), None
-            )
+    snapshot = make_snapshot(
+        [
+            (JobConfig(id=job_id, name=f"name-{job_id}"), initialization.parse(body), None)
             if body is not None
-            else JobResult(JobConfig(id=job_id), None, failure)
+            else (JobConfig(id=job_id), None, failure)
             for job_id, body in jobs
-        ),
-        tasks=tuple(
-            TaskResult(job_id, task_id, parse_modify_status(body), None)
+        ],
+        [
+            (job_id, task_id, modify_status.parse(body), None)
             if body is not None
-            else TaskResult(job_id, task_id, None, failure)
+            else (job_id, task_id, None, failure)
             for job_id, task_id, body in tasks
-        ),
+        ],
         duration_seconds=0.25,
     )
     registry = CollectorRegistry()
-    registry.register(_Static(build_families(snapshot, ApiStats(ACTIONS))))
+    registry.register(StaticCollector(build_families(snapshot, ApiStats(NAMES))))
     return registry
 
 
@@ -328,3 +314,30 @@ def test_exporter_self_metrics_start_at_zero() -> None:
         )
         == 1
     )
+
+
+def test_per_table_families_have_the_labels_they_write() -> None:
+    """TableFamily writes the label names out for speed; the declarations must agree, and
+    the output must parse back to exactly those labels."""
+    for metric, _ in TABLE_SERIES:
+        expected = (*TABLE_LABELS, "status") if metric is TABLE_STATUS else TABLE_LABELS
+        assert metric.labels == expected and metric.type == "gauge"
+        family = TableFamily(metric)
+        family.add_tables("j", [initialization.parse(_ONE_TABLE).tables[0]])
+        (sample,) = family.samples
+        assert tuple(sample.labels) == metric.labels
+
+
+_ONE_TABLE = {
+    "DataInitializationDetails": [
+        {
+            "SourceOwnerDBName": "d",
+            "DestinationOwnerDBName": "d",
+            "TableName": "t",
+            "Status": "Migrating",
+            "TotalRowNum": "10",
+            "FinishRowNum": "5",
+            "UsedTime": "1",
+        }
+    ]
+}

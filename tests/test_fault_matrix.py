@@ -27,18 +27,15 @@ import pytest
 import requests
 import yaml
 
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.base.errors import DtsApiError
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
 from dts_exporter.wire import transport
-from tests.conftest import Scrape, load_fixture, make_tables
+from tests.conftest import DEMO_ENV, Scrape, load_fixture, make_tables
 from tests.procs import Process, free_port
 
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
-AK = {
-    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-}
+pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
+
 ROLE = "acs:ram::1111111111111111:role/dts-reader"
 PROVIDER = "acs:ram::1111111111111111:oidc-provider/ack-rrsa-c0ffee"
 LIFETIME = 6.0  # seconds: the simulator's temporary credentials
@@ -264,7 +261,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.append(exporter)
         return exporter
 
-    main = start("main", _config(sim_url, MAIN_JOBS), AK)
+    main = start("main", _config(sim_url, MAIN_JOBS), DEMO_ENV)
     yield Stack(sim_url, tmp, token, main, start)
     for exporter in started:
         assert exporter.process.proc.poll() is None, exporter.process.output()
@@ -429,7 +426,7 @@ def test_huge_job_is_paged_and_parsed(stack: Stack) -> None:
             timeout_seconds=5,
             scrape_timeout_seconds=HUGE_SCRAPE_TIMEOUT - 1,
         ),
-        AK,
+        DEMO_ENV,
     )
     data, text = big.scrape(HUGE_SCRAPE_TIMEOUT)
     assert data.get("dts_up", action=INIT, job_id="dtshuge", task_id="") == 1
@@ -465,7 +462,7 @@ def test_huge_job_is_paged_and_parsed(stack: Stack) -> None:
 def test_connection_refused_then_the_service_comes_back(stack: Stack) -> None:
     port = free_port()  # nothing listens there (yet)
     jobs = [{"id": "dtsgood", "modify_tasks": ["taskgood"]}]
-    refused = stack.start("refused", _config(f"http://127.0.0.1:{port}", jobs), AK)
+    refused = stack.start("refused", _config(f"http://127.0.0.1:{port}", jobs), DEMO_ENV)
     data, _ = refused.scrape()
     assert data.get("dts_up", action=INIT, job_id="dtsgood", task_id="") == 0
     assert data.get("dts_up", action=MODIFY, job_id="dtsgood", task_id="taskgood") == 0
@@ -498,7 +495,7 @@ def test_connection_refused_then_the_service_comes_back(stack: Stack) -> None:
 def test_unresolvable_endpoint(stack: Stack) -> None:
     # `.invalid` is reserved (RFC 2606): resolvers answer NXDOMAIN without asking anyone.
     jobs = [{"id": "dtsgood", "modify_tasks": ["taskgood"]}]
-    lost = stack.start("unresolvable", _config("http://nonexistent.invalid:1", jobs), AK)
+    lost = stack.start("unresolvable", _config("http://nonexistent.invalid:1", jobs), DEMO_ENV)
     for _ in range(2):  # and again: nothing sticks, nothing dies
         data, _ = lost.scrape()
         assert data.get("dts_up", action=INIT, job_id="dtsgood", task_id="") == 0
@@ -611,7 +608,7 @@ def test_a_body_that_stops_arriving_is_a_timeout_not_a_connection_error() -> Non
     with _stalling_server(1, b"{" * 100, 0.0) as url:
         started = time.monotonic()
         with pytest.raises(DtsApiError) as caught:
-            transport.send(transport.new_session(), "GET", url, timeout=0.5, action=INIT)
+            transport.send(transport.new_session(4), "GET", url, timeout=0.5, action=INIT)
     assert caught.value.code == "Timeout"
     assert time.monotonic() - started < 3
 
@@ -621,6 +618,6 @@ def test_a_body_that_drips_is_cut_off_at_the_timeout() -> None:
     with _stalling_server(60, b" " * 65536, 0.1) as url:
         started = time.monotonic()
         with pytest.raises(DtsApiError) as caught:
-            transport.send(transport.new_session(), "GET", url, timeout=0.5, action=INIT)
+            transport.send(transport.new_session(4), "GET", url, timeout=0.5, action=INIT)
     assert caught.value.code == "Timeout"
     assert time.monotonic() - started < 2.5

@@ -23,26 +23,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from dts_exporter.api_stats import ApiStats
+from dts_exporter.actions import NAMES, dts_jobs, initialization, modify_status
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
 from dts_exporter.base.errors import ConfigError, DtsApiError
+from dts_exporter.base.families import Options
+from dts_exporter.base.fields import error_code
 from dts_exporter.config import TOP_LEVEL_KEYS, JobConfig, parse_config
-from dts_exporter.exposition import Options, build_families
-from dts_exporter.parsing import (
-    error_code,
-    parse_dts_jobs,
-    parse_initialization_status,
-    parse_modify_status,
-)
+from dts_exporter.exposition import build_families
+from dts_exporter.selfmetrics import ApiStats
+from dts_exporter.simulator.api import page_job_body
 from dts_exporter.simulator.render import render_body
 from dts_exporter.simulator.scenario import parse_faults, parse_scenario
-from dts_exporter.simulator.server import page_job_body
-from dts_exporter.snapshot import JobResult, Snapshot, TaskResult
 from dts_exporter.wire import transport
-from dts_exporter.wire.client import ACTIONS, DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS
+from tests.conftest import StaticCollector, make_snapshot
 
+# Every @FUZZ property is also marked slow (250 examples each, seconds per test); the
+# pinned regressions at the end run in the fast set too.
 FUZZ = settings(
     max_examples=250,
     deadline=None,
@@ -184,33 +182,20 @@ dts_job_lists = st.fixed_dictionaries(
 # -- exposition -----------------------------------------------------------------------------
 
 
-class _Families:
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self.families
-
-
 def expose(
     job_status: Any = None, task_status: Any = None, *, options: Options | None = None
 ) -> str:
     """Build the families of a snapshot holding these parse results; return the text."""
     job = JobConfig(id="dtsfuzz", name="fuzz", modify_tasks=("taskfuzz",))
-    snapshot = Snapshot(
-        region="cn-hangzhou",
-        jobs=(JobResult(job, job_status, None if job_status else DtsApiError("X", "x")),),
-        tasks=(
-            TaskResult(
-                "dtsfuzz", "taskfuzz", task_status, None if task_status else DtsApiError("X", "x")
-            ),
-        ),
+    snapshot = make_snapshot(
+        [(job, job_status, None if job_status else DtsApiError("X", "x"))],
+        [("dtsfuzz", "taskfuzz", task_status, None if task_status else DtsApiError("X", "x"))],
         duration_seconds=0.1,
     )
-    stats = ApiStats(ACTIONS)
+    stats = ApiStats(NAMES)
     families = build_families(snapshot, stats, *(() if options is None else (options,)))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
+    registry.register(StaticCollector(families))
     text = generate_latest(registry).decode("utf-8")
     # What Prometheus would do with it: parse it back, every sample a number.
     for family in text_string_to_metric_families(text):
@@ -222,11 +207,12 @@ def expose(
 # -- the properties -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FUZZ
 @given(body=job_bodies)
 def test_any_initialization_answer(body: dict[str, Any]) -> None:
     try:
-        status = parse_initialization_status(body)
+        status = initialization.parse(body)
     except DtsApiError as exc:
         assert exc.code == "InvalidResponse"
         return
@@ -234,30 +220,32 @@ def test_any_initialization_answer(body: dict[str, Any]) -> None:
     expose(status, options=Options(table_metrics="unfinished", max_table_series_per_job=1))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(body=task_bodies)
 def test_any_modify_status_answer(body: dict[str, Any]) -> None:
-    status = parse_modify_status(body)  # nothing in a modify answer is fatal
+    status = modify_status.parse(body)  # nothing in a modify answer is fatal
     expose(None, status)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(body=dts_job_lists)
 def test_any_dts_jobs_answer(body: dict[str, Any]) -> None:
     try:
-        jobs, total = parse_dts_jobs(body, "cn-hangzhou")
+        listed = dts_jobs.parse(body, "cn-hangzhou")
     except DtsApiError as exc:
         assert exc.code == "InvalidResponse"
         return
-    assert total is None or isinstance(total, int)
-    for job in jobs:
+    assert listed.total is None or isinstance(listed.total, int)
+    for job in listed.jobs:
         assert job.job_id
 
 
 def _decode_and_parse(status: int, content: bytes) -> None:
     for action, parse in (
-        (DESCRIBE_INITIALIZATION_STATUS, parse_initialization_status),
-        (DESCRIBE_MODIFY_STATUS, parse_modify_status),
+        (DESCRIBE_INITIALIZATION_STATUS, initialization.parse),
+        (DESCRIBE_MODIFY_STATUS, modify_status.parse),
     ):
         try:
             body = transport.decode_response(action, status, content)
@@ -272,6 +260,7 @@ def _decode_and_parse(status: int, content: bytes) -> None:
             expose(None, parsed)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     status=st.sampled_from([200, 200, 200, 400, 403, 404, 500, 502, 503]),
@@ -342,6 +331,7 @@ valid_config = {
 }
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     doc=st.one_of(
@@ -466,6 +456,7 @@ scenario_docs = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=scenario_docs)
 def test_any_scenario_document(doc: Any) -> None:
@@ -488,6 +479,7 @@ def test_any_scenario_document(doc: Any) -> None:
         _decode_and_parse(200, payload)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=json_values | st.dictionaries(st.text(max_size=5), fault_specs, max_size=3))
 def test_any_faults_document(doc: Any) -> None:
@@ -508,7 +500,7 @@ def test_lone_surrogates_in_names_can_be_exposed() -> None:
         b'{"DataInitializationDetails": [{"TableName": "t\\ud800", "Status": "Finished",'
         b' "SourceOwnerDBName": "db\\udfff", "TotalRowNum": 1, "FinishRowNum": 1}]}',
     )
-    text = expose(parse_initialization_status(body))
+    text = expose(initialization.parse(body))
     assert 'table="t' in text
 
 
@@ -526,7 +518,7 @@ def test_a_scenario_with_a_lone_surrogate_is_refused() -> None:
 
 
 def test_integers_beyond_float_are_unusable_not_fatal() -> None:
-    status = parse_initialization_status(
+    status = initialization.parse(
         {"DataInitializationDetails": [{"TableName": "t", "TotalRowNum": 10**400}]}
     )
     assert status.tables[0].total_rows is None

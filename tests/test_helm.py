@@ -25,6 +25,8 @@ import requests
 import yaml
 
 from dts_exporter import __version__
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.config import parse_config
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
@@ -32,10 +34,12 @@ from dts_exporter.simulator import (
     DEMO_JOBS,
     start_simulator,
 )
-from tests.conftest import Scrape
+from tests.conftest import ROOT, Scrape
 from tests.procs import Process, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+# Helm (as a library), Kubernetes schemas, subprocesses and an exporter process.
+pytestmark = pytest.mark.slow
+
 CHART = ROOT / "helm" / "dts-exporter"
 VALUES_FILE = CHART / "values.yaml"
 VARIANTS = {p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*.yaml"))}
@@ -58,8 +62,6 @@ STATIC_CONFIG_KEYS = {
     "log_level",
     "jobs",
 }
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
 SECURITY_FIELDS = {
     "readOnlyRootFilesystem": True,
     "allowPrivilegeEscalation": False,

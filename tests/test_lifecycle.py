@@ -16,15 +16,12 @@ import pytest
 import requests
 import yaml
 
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
-from tests.conftest import Scrape, make_tables
+from tests.conftest import DEMO_ENV, Scrape, make_tables
 from tests.procs import Process, free_port, run_cli
 
-INIT = "DescribeInitializationStatus"
-CREDS = {
-    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-}
+pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
 
 
 @pytest.fixture
@@ -62,7 +59,7 @@ def start(tmp_path: Path, config: Path) -> tuple[Process, str]:
     process = Process(
         ["serve", "--config", str(config), "--listen-address", f"127.0.0.1:{port}"],
         tmp_path / f"exporter-{port}.log",
-        env=CREDS,
+        env=DEMO_ENV,
     )
     url = f"http://127.0.0.1:{port}"
     process.wait_http(f"{url}/healthz")

@@ -6,17 +6,13 @@ from typing import Any
 
 import pytest
 
+from dts_exporter.actions import initialization, modify_status
 from dts_exporter.base.errors import DtsApiError
-from dts_exporter.parsing import (
-    error_code,
-    list_field,
-    parse_initialization_status,
-    parse_modify_status,
-)
+from dts_exporter.base.fields import error_code, list_field
 
 
 def test_sample_initialization_status(init_body: dict[str, Any]) -> None:
-    status = parse_initialization_status(init_body)
+    status = initialization.parse(init_body)
     (table,) = status.tables
     assert (table.source_db, table.dest_db, table.table) == (
         "dtstestdata",
@@ -34,7 +30,7 @@ def test_sample_initialization_status(init_body: dict[str, Any]) -> None:
 
 
 def test_sample_modify_status(modify_body: dict[str, Any]) -> None:
-    status = parse_modify_status(modify_body)
+    status = modify_status.parse(modify_body)
     assert status.status == "Migrating"
     assert status.precheck is not None and status.precheck.percent == 100
     assert len(status.precheck_items) == 16
@@ -57,13 +53,13 @@ def test_sample_modify_status(modify_body: dict[str, Any]) -> None:
 )
 def test_numbers_in_any_form(raw: object, expected: float) -> None:
     body = {"DataInitializationDetails": [{"TableName": "t", "TotalRowNum": raw}]}
-    assert parse_initialization_status(body).tables[0].total_rows == expected
+    assert initialization.parse(body).tables[0].total_rows == expected
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_missing_or_empty_numbers_are_none_without_complaint(raw: object) -> None:
     body = {"DataInitializationDetails": [{"TableName": "t", "TotalRowNum": raw}]}
-    status = parse_initialization_status(body)
+    status = initialization.parse(body)
     assert status.tables[0].total_rows is None
     assert status.problems == ()
 
@@ -71,7 +67,7 @@ def test_missing_or_empty_numbers_are_none_without_complaint(raw: object) -> Non
 @pytest.mark.parametrize("raw", ["abc", True, [], {}, "nan", "inf"])
 def test_unusable_numbers_are_reported_not_invented(raw: object) -> None:
     body = {"DataInitializationDetails": [{"TableName": "t", "TotalRowNum": raw}]}
-    status = parse_initialization_status(body)
+    status = initialization.parse(body)
     assert status.tables[0].total_rows is None
     assert status.problems and "DataInitializationDetails[0].TotalRowNum" in status.problems[0]
 
@@ -83,13 +79,13 @@ def test_unknown_status_is_kept_and_missing_status_is_unknown() -> None:
             {"TableName": "b"},
         ]
     }
-    statuses = [t.status for t in parse_initialization_status(body).tables]
+    statuses = [t.status for t in initialization.parse(body).tables]
     assert statuses == ["Catched", "Unknown"]
 
 
 def test_wrapped_lists_are_unwrapped() -> None:
     body = {"DataInitializationDetails": {"DataInitializationDetail": [{"TableName": "a"}]}}
-    assert [t.table for t in parse_initialization_status(body).tables] == ["a"]
+    assert [t.table for t in initialization.parse(body).tables] == ["a"]
 
 
 def test_a_list_field_that_is_not_a_list_is_an_invalid_response() -> None:
@@ -117,7 +113,7 @@ def test_duplicate_tables_are_merged_deterministically() -> None:
             },
         ]
     }
-    status = parse_initialization_status(body)
+    status = initialization.parse(body)
     assert [(t.table, t.finished_rows, t.status) for t in status.tables] == [
         ("t", 10.0, "Migrating"),
         ("u", 1.0, "Unknown"),
@@ -144,13 +140,13 @@ def test_constraints_and_sync_details() -> None:
         ],
         "DataSynchronizationDetails": [{"TableName": "t", "Status": "Migrating"}],
     }
-    status = parse_initialization_status(body)
+    status = initialization.parse(body)
     assert status.structure[0].constraints[0].status == "Failed"
     assert status.synchronization is not None and status.synchronization[0].status == "Migrating"
 
 
 def test_entries_that_are_not_objects_are_reported() -> None:
-    status = parse_initialization_status({"DataInitializationDetails": [1, {"TableName": "a"}]})
+    status = initialization.parse({"DataInitializationDetails": [1, {"TableName": "a"}]})
     assert [t.table for t in status.tables] == ["a"]
     assert status.problems == ("DataInitializationDetails[0]: a number is not an object",)
 
@@ -173,17 +169,16 @@ def test_modify_status_with_failures_and_delay() -> None:
         "DataSynchronizationStatus": {"Status": "Migrating", "Delay": "42", "Percent": "0.0"},
         "StructureInitializationStatus": None,
     }
-    status = parse_modify_status(body)
+    status = modify_status.parse(body)
     assert status.status == "PrecheckFailed"
     assert status.precheck_items[0].check_status == "Failed"
-    assert status.precheck_items[0].repair_method == "R2"
     assert status.data_synchronization is not None
     assert status.data_synchronization.delay_seconds == 42
     assert status.structure_initialization is None
 
 
 def test_modify_status_with_wrong_shapes_reports_problems() -> None:
-    status = parse_modify_status(
+    status = modify_status.parse(
         {"Status": "Migrating", "PrecheckStatus": "x", "DataInitializationStatus": []}
     )
     assert status.precheck is None and status.data_initialization is None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-from dts_exporter.metrics import ALL_METRICS
+from dts_exporter.exposition import ALL_METRICS
+from tests.conftest import ROOT
+from tests.golden import README_PATH, with_metric_table
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def _metric_rows() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -25,23 +24,10 @@ def _metric_rows() -> list[tuple[str, str, tuple[str, ...]]]:
     return rows
 
 
-def _metric_table() -> str:
-    lines = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
-    for m in ALL_METRICS:
-        name = m.name + ("_total" if m.type == "counter" else "")
-        labels = ", ".join(m.labels) if m.labels else "—"
-        lines.append(f"| `{name}` | {m.type} | {labels} | {m.help.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
-
-
 def test_readme_documents_exactly_the_declared_metrics() -> None:
-    """Regenerate the table after an intended change: UPDATE_README=1 pytest tests/test_readme.py"""
-    if os.environ.get("UPDATE_README"):
-        head, rest = README.split("<!-- metrics:start -->\n", 1)
-        tail = rest.split("<!-- metrics:end -->", 1)[1]
-        text = f"{head}<!-- metrics:start -->\n{_metric_table()}<!-- metrics:end -->{tail}"
-        (ROOT / "README.md").write_text(text, encoding="utf-8")
-        return
+    """After an intended change, regenerate the table with `.venv/bin/python -m
+    tools.regenerate`; the test always compares."""
+    assert with_metric_table(README) == README
     declared = [
         (m.name + ("_total" if m.type == "counter" else ""), m.type, m.labels) for m in ALL_METRICS
     ]
@@ -53,3 +39,33 @@ def test_readme_commands_exist_and_ci_runs_the_test_command() -> None:
     assert (ROOT / "scripts" / "demo").exists() and (ROOT / "scripts" / "test").exists()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/test" in ci
+
+
+def _code_map() -> dict[str, str]:
+    block = README.split("## Code map", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in block.splitlines():
+        match = re.match(r"^\| `([^`]+)` \| (.*) \|$", line)
+        if match:
+            rows[match.group(1)] = match.group(2)
+    return rows
+
+
+def test_code_map_covers_every_module_of_the_package() -> None:
+    rows = _code_map()
+    package = ROOT / "dts_exporter"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if path.name in ("__init__.py", "__main__.py") and path.parent == package:
+            continue
+        if path.parent == package:
+            if str(relative) not in rows:
+                missing.append(str(relative))
+        elif path.name != "__init__.py":
+            folder = f"{relative.parts[0]}/{relative.parts[1]}/"
+            if f"`{path.stem}`" not in rows.get(folder, ""):
+                missing.append(str(relative))
+    assert missing == [], "modules the README's code map does not name"
+    stale = [path for path in rows if not (ROOT / path).exists()]
+    assert stale == [], "code map rows naming paths that do not exist"

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 RULES = ROOT / "alerts" / "dts-exporter.rules.yaml"
 RULE_TESTS = ROOT / "tests" / "rules" / "dts-exporter.rules.test.yaml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
@@ -33,6 +34,7 @@ def alerts() -> list[dict[str, Any]]:
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
+@pytest.mark.slow  # runs promtool
 def test_promtool_check_rules() -> None:
     result = subprocess.run(
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
@@ -41,6 +43,7 @@ def test_promtool_check_rules() -> None:
     assert "SUCCESS: 14 rules found" in result.stdout
 
 
+@pytest.mark.slow  # runs promtool
 def test_promtool_test_rules() -> None:
     result = subprocess.run(
         [promtool(), "test", "rules", str(RULE_TESTS)],
@@ -53,6 +56,7 @@ def test_promtool_test_rules() -> None:
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.slow  # runs promtool
 def test_unit_tests_catch_a_missing_for(tmp_path: Path) -> None:
     """With every `for:` removed, the "silent before `for`" checks must fail."""
     weakened = re.sub(r"\n(\s+)for: \S+", r"\n\1for: 0s", RULES.read_text(encoding="utf-8"))

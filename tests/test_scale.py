@@ -13,25 +13,16 @@ import pytest
 import requests
 from prometheus_client import generate_latest
 
-from dts_exporter.base.credentials import Credentials, StaticProvider
-from dts_exporter.collector import shard_of
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
+from dts_exporter.collection.targets import shard_of
 from dts_exporter.config import Config, JobConfig
-from dts_exporter.exporter import Exporter, build_exporter
-from dts_exporter.simulator import (
-    DEMO_ACCESS_KEY_ID,
-    DEMO_ACCESS_KEY_SECRET,
-    SimulatorServer,
-    load_scenario,
-    start_simulator,
-)
+from dts_exporter.simulator import SimulatorServer
 from dts_exporter.simulator.scenario import Fault
+from dts_exporter.startup import Exporter, build_exporter
 from dts_exporter.web import ExporterServer
-from tests.conftest import Scrape, make_tables, write_scenario
+from tests.conftest import DEMO_CREDS, Scrape, make_tables, start_scenario
 from tests.procs import run_cli
-
-CREDS = StaticProvider(Credentials(DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET))
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
 
 
 def finished_tables(count: int) -> list[dict[str, str]]:
@@ -61,16 +52,14 @@ def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
             "taskrunning": {"Status": "Migrating"},
         },
     }
-    server = start_simulator(
-        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
-    )
+    server = start_scenario(tmp_path, scenario)
     yield server
     server.close()
 
 
 def make(sim: SimulatorServer, jobs: list[JobConfig], **settings: Any) -> Exporter:
     config = Config(region="cn-hangzhou", endpoint=sim.url, jobs=tuple(jobs), **settings)
-    return build_exporter(config, CREDS)
+    return build_exporter(config, DEMO_CREDS)
 
 
 def calls(sim: SimulatorServer) -> int:
@@ -225,7 +214,7 @@ def test_shards_split_the_jobs_without_overlap(sim: SimulatorServer) -> None:
         config = Config(
             region="cn-hangzhou", endpoint=sim.url, jobs=tuple(JobConfig(i) for i in ids)
         )
-        e = build_exporter(config, CREDS, shard=(index, 2))
+        e = build_exporter(config, DEMO_CREDS, shard=(index, 2))
         try:
             data = Scrape(e.registry)
             mine = [
@@ -240,7 +229,7 @@ def test_shards_split_the_jobs_without_overlap(sim: SimulatorServer) -> None:
 
 def test_probe_endpoint(sim: SimulatorServer) -> None:
     e = make(sim, [JobConfig("dtsdone", "done job", ("taskdone",))], settled_refresh_seconds=0)
-    server = ExporterServer(e.registry, "127.0.0.1", 0, prober=e.prober)
+    server = ExporterServer(e, "127.0.0.1", 0)
     server.start()
     base = server.url()
     try:
@@ -292,6 +281,7 @@ def test_probe_endpoint(sim: SimulatorServer) -> None:
         e.close()
 
 
+@pytest.mark.slow  # runs the CLI as a process
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -342,9 +332,7 @@ def test_series_per_task_match_the_readme_table(tmp_path: Path) -> None:
         "DataSynchronizationStatus": {"Status": "Migrating", "Percent": "0", "Delay": "3"},
     }
     scenario = {"jobs": {"j": {"DataInitializationDetails": []}}, "tasks": {"k": body}}
-    server = start_simulator(
-        "127.0.0.1", 0, scenario=load_scenario(str(write_scenario(tmp_path, scenario)))
-    )
+    server = start_scenario(tmp_path, scenario)
     e = make(server, [JobConfig("j", modify_tasks=("k",))])
     try:
         data = Scrape(e.registry)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from dts_exporter.simulator import (
     parse_scenario,
     start_simulator,
 )
+from tests.conftest import FIXTURES
 
 dts_client = pytest.importorskip("alibabacloud_dts20200101.client")
 dts_models = pytest.importorskip("alibabacloud_dts20200101.models")
@@ -31,7 +31,8 @@ open_api_models = pytest.importorskip("alibabacloud_tea_openapi.models")
 sdk_exceptions = pytest.importorskip("alibabacloud_tea_openapi.exceptions")
 dara_runtime = pytest.importorskip("darabonba.runtime")
 
-FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.usefixtures("no_proxy")  # the SDK honours proxy variables
+
 AK = "LTAI5tSdkConformance"
 SECRET = "sdk-conformance-secret"
 TOKEN = "sts-conformance-token"
@@ -83,13 +84,6 @@ def _dts_job(index: int, job_type: str) -> dict[str, Any]:
 
 
 DTS_JOBS = {REGION: [_dts_job(i, "SYNC") for i in range(SYNC_JOBS)] + [_dts_job(9, "MIGRATION")]}
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The SDK honours proxy variables; the simulator is on loopback.
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,8 @@ open_api_models = pytest.importorskip("alibabacloud_tea_openapi.models")
 sdk_exceptions = pytest.importorskip("alibabacloud_tea_openapi.exceptions")
 dara_runtime = pytest.importorskip("darabonba.runtime")
 
+pytestmark = pytest.mark.usefixtures("no_proxy")  # the SDKs honour proxy variables
+
 AK = "LTAI5tCredentialsConformance"
 SECRET = "credentials-conformance-secret"
 ACCOUNT = "1234567890123456"
@@ -43,12 +45,6 @@ ECS_ROLE = "dts-exporter-ecs"
 TASK = "k71r16fjcred"
 TOKEN_1 = "eyJhbGciOiJSUzI1NiJ9.projected-token-1.sig"
 TOKEN_2 = "eyJhbGciOiJSUzI1NiJ9.projected-token-2.sig"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -26,19 +26,20 @@ import pytest
 import requests
 import yaml
 
+from dts_exporter.actions import initialization
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.base.credentials import Credentials, StaticProvider
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.base.logfmt import LogfmtFormatter, setup_logging
 from dts_exporter.config import parse_config
-from dts_exporter.exporter import make_credentials
 from dts_exporter.simulator import DEMO_JOBS, SimulatorServer, start_simulator
-from dts_exporter.simulator import server as simulator_server
+from dts_exporter.simulator import api as simulator_api
 from dts_exporter.simulator.identities import Identity
+from dts_exporter.startup import make_credentials
 from dts_exporter.wire import rpc, transport
 from dts_exporter.wire.client import DtsClient
 from tests.procs import Process, free_port, run_cli
 
-INIT = "DescribeInitializationStatus"
 ROLE = "acs:ram::1111111111111111:role/dts-reader"
 PROVIDER = "acs:ram::1111111111111111:oidc-provider/ack-rrsa-c0ffee"
 AKID = "LTAI5tSecretHygiene"
@@ -124,7 +125,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         return identity
 
     server.credentials.issue = recording_issue  # type: ignore[method-assign]
-    handle_api = simulator_server.handle_api
+    handle_api = simulator_api.handle_api
 
     def recording_handle_api(
         srv: SimulatorServer,
@@ -144,11 +145,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             recorder.signatures.update(v for v in found if v)
         return handle_api(srv, method, path, query_string, headers, body, request_id)
 
-    simulator_server.handle_api = recording_handle_api  # type: ignore[assignment]
+    simulator_api.handle_api = recording_handle_api  # type: ignore[assignment]
     try:
         yield Cloud(server, recorder, token_file, tmp)
     finally:
-        simulator_server.handle_api = handle_api
+        simulator_api.handle_api = handle_api
         server.close()
 
 
@@ -235,6 +236,7 @@ def runs(cloud: Cloud) -> Iterator[dict[str, tuple[Process, str]]]:
         assert process.stop() == 0, process.output()
 
 
+@pytest.mark.slow  # exporter processes
 @pytest.mark.parametrize("name", list(RUNS))
 def test_serve_logs_and_metrics(
     cloud: Cloud, runs: dict[str, tuple[Process, str]], name: str
@@ -259,6 +261,7 @@ def test_serve_logs_and_metrics(
         assert "string to sign" in log  # the message is kept, the string itself is not
 
 
+@pytest.mark.slow  # exporter processes
 def test_signatures_were_recorded(cloud: Cloud, runs: dict[str, tuple[Process, str]]) -> None:
     for _, url in runs.values():
         requests.get(f"{url}/metrics", timeout=30)
@@ -270,6 +273,7 @@ def test_signatures_were_recorded(cloud: Cloud, runs: dict[str, tuple[Process, s
     assert issued  # RRSA's AssumeRoleWithOIDC handed out temporary credentials
 
 
+@pytest.mark.slow  # `check` processes
 @pytest.mark.parametrize(
     ("name", "extra", "env"),
     [
@@ -354,11 +358,12 @@ def test_objects_and_exceptions(cloud: Cloud, tmp_path: Path, debug_log: io.Stri
                 region="cn-hangzhou",
                 credentials=StaticProvider(wrong),
                 timeout_seconds=2,
+                pool_size=4,
                 endpoint=cloud.server.url,
                 signature_version=signature_version,
             )
             with pytest.raises(DtsApiError) as caught:
-                client.describe_initialization_status(JOB.job_id)
+                initialization.request(client, JOB.job_id)
             assert caught.value.code == "SignatureDoesNotMatch"
             assert "string to sign" in caught.value.message
             checked += _strings(client, caught.value)
@@ -391,7 +396,7 @@ def test_objects_and_exceptions(cloud: Cloud, tmp_path: Path, debug_log: io.Stri
     # transport's own messages for transport failures carry no query string
     with pytest.raises(DtsApiError) as refused:
         transport.send(
-            transport.new_session(),
+            transport.new_session(4),
             "POST",
             f"http://127.0.0.1:{free_port()}/?Signature=abc&SecurityToken={quote(STS_TOKEN)}",
             timeout=1,

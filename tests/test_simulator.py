@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
@@ -29,12 +31,11 @@ from dts_exporter.simulator import (
     start_simulator,
 )
 from dts_exporter.wire import signing
+from tests.conftest import FIXTURES
+from tests.simulator_signer import utc
 
-FIXTURES = Path(__file__).parent / "fixtures"
 AK = "LTAI5tSimulatorTest"
 SECRET = "simulator-test-secret"
-INIT = "DescribeInitializationStatus"
-MODIFY = "DescribeSynchronizationObjectModifyStatus"
 JOB = "dtsi05paging7k3m"
 JOB_NO_SYNC = "dtsi06nosync2q8w"
 TASK = "k71r16fj13gq"
@@ -43,10 +44,6 @@ LISTS = (
     "DataInitializationDetails",
     "DataSynchronizationDetails",
 )
-
-
-def utc(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from dts_exporter.base.api import DESCRIBE_DTS_JOBS as JOBS
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_ID,
@@ -25,8 +27,6 @@ from tests.simulator_signer import Clock, Signer
 
 AK = "LTAI5tDiscoveryTest"
 SECRET = "discovery-test-secret"
-INIT = "DescribeInitializationStatus"
-JOBS = "DescribeDtsJobs"
 REGION = "cn-hangzhou"
 SYNC_COUNT = 45
 MIGRATION_COUNT = 3
@@ -59,11 +59,6 @@ SCENARIO: dict[str, Any] = {
         "ap-southeast-1": None,
     },
 }
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

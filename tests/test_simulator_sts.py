@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.simulator import Fault, Scenario, SimulatorServer, start_simulator
 from tests.simulator_signer import STS_VERSION, Clock, Signer, utc
 
@@ -29,7 +30,6 @@ PROVIDER = f"acs:ram::{ACCOUNT}:oidc-provider/ack-rrsa-c4d8e2f61a9b74c03b5e8d1f2
 ECS_ROLE = "dts-exporter-ecs"
 OIDC = "AssumeRoleWithOIDC"
 ASSUME = "AssumeRole"
-INIT = "DescribeInitializationStatus"
 JOB = "dtsi09stsjob4k2m"
 TOKEN_1 = "eyJhbGciOiJSUzI1NiJ9.first-token.signature-1"
 TOKEN_2 = "eyJhbGciOiJSUzI1NiJ9.second-token.signature-2"
@@ -88,11 +88,6 @@ def token_file(tmp_path: Path) -> Path:
     path = tmp_path / "token"
     path.write_text(TOKEN_1 + "\n")
     return path
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def make_server(clock: Clock, token_file: Path, **options: Any) -> SimulatorServer:

@@ -24,12 +24,13 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
-from tests.conftest import load_fixture
+from tests.conftest import DEMO_ENV, ROOT, load_fixture
 from tests.dashboard import load_dashboard, panel_queries
 from tests.procs import Process, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+# Runs Prometheus, Alertmanager, the simulator and exporters as processes.
+pytestmark = pytest.mark.slow
+
 RULES = ROOT / "alerts" / "dts-exporter.rules.yaml"
 SCRAPE_SECONDS = 2
 RATE_INTERVAL = (
@@ -164,10 +165,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 f"127.0.0.1:{fault_port}",
             ],
             tmp / "exporter.log",
-            env={
-                "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-            },
+            env=DEMO_ENV,
         )
         processes.append(exporter)
 

@@ -14,16 +14,14 @@ import pytest
 import requests
 import yaml
 
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, DEMO_JOBS
-from tests.conftest import Scrape
-from tests.procs import Process, free_port
-from tests.test_webconfig import ALICE_HASH, Pki, pki  # noqa: F401 - pki is a fixture
+from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.simulator import DEMO_JOBS
+from tests.conftest import DEMO_ENV, Scrape
+from tests.pki import ALICE_HASH, Pki
+from tests.procs import Process, free_port, run_cli
 
-INIT = "DescribeInitializationStatus"
-CREDS = {
-    "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEMO_ACCESS_KEY_SECRET,
-}
+pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
+
 JOB = DEMO_JOBS[0].job_id
 
 
@@ -48,7 +46,7 @@ def start(tmp: Path, sim: str, web: str | None) -> tuple[Process, int]:
     if web is not None:
         (tmp / "web.yml").write_text(web)
         args += ["--web.config.file", str(tmp / "web.yml")]
-    process = Process(args, tmp / f"exporter-{port}.log", env=CREDS)
+    process = Process(args, tmp / f"exporter-{port}.log", env=DEMO_ENV)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # wait for the port without speaking HTTP to it
         try:
@@ -60,7 +58,7 @@ def start(tmp: Path, sim: str, web: str | None) -> tuple[Process, int]:
     raise AssertionError(process.output())
 
 
-def test_tls_with_basic_auth(tmp_path: Path, sim: str, pki: Pki) -> None:  # noqa: F811
+def test_tls_with_basic_auth(tmp_path: Path, sim: str, pki: Pki) -> None:
     web = (
         f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
         f"basic_auth_users:\n  alice: {ALICE_HASH}\n"
@@ -93,7 +91,7 @@ def test_tls_with_basic_auth(tmp_path: Path, sim: str, pki: Pki) -> None:  # noq
         assert process.stop() == 0
 
 
-def test_mutual_tls(tmp_path: Path, sim: str, pki: Pki) -> None:  # noqa: F811
+def test_mutual_tls(tmp_path: Path, sim: str, pki: Pki) -> None:
     web = (
         f"tls_server_config:\n  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
         f"  client_ca_file: {pki.ca}\n  client_auth_type: RequireAndVerifyClientCert\n"
@@ -119,8 +117,6 @@ def test_mutual_tls(tmp_path: Path, sim: str, pki: Pki) -> None:  # noqa: F811
 
 
 def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path: Path, sim: str) -> None:
-    from tests.procs import run_cli  # noqa: PLC0415
-
     (tmp_path / "web.yml").write_text("tls_server_config:\n  cert_file: /nope.crt\n")
     (tmp_path / "c.yaml").write_text(f"region: cn-hangzhou\nendpoint: {sim}\njobs: [{{id: a}}]\n")
     result = run_cli(
@@ -131,7 +127,7 @@ def test_a_bad_web_config_is_one_line_and_exit_2(tmp_path: Path, sim: str) -> No
             "--web.config.file",
             str(tmp_path / "web.yml"),
         ],
-        env=CREDS,
+        env=DEMO_ENV,
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "tls_server_config" in result.stderr

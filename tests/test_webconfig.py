@@ -5,15 +5,12 @@ exporter's HTTP server does."""
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import os
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,153 +18,10 @@ from typing import Any
 import bcrypt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.webconfig import WebConfig, load_web_config
-
-# -- a small PKI --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pki:
-    dir: Path
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-    other_ca: Path
-    other_client_cert: Path
-    other_client_key: Path
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path, password: bytes | None = None) -> Path:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password)
-        if password
-        else serialization.NoEncryption()
-    )
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    )
-    return path
-
-
-def _write_cert(cert: x509.Certificate, path: Path) -> Path:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
-def _ca(common_name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
-
-
-def _leaf(
-    common_name: str,
-    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-    *,
-    server: bool,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = _key()
-    ca_cert, ca_key = issuer
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-    )
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    return builder.sign(ca_key, hashes.SHA256()), key
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    d = tmp_path_factory.mktemp("pki")
-    ca = _ca("dts-exporter test CA")
-    server = _leaf("localhost", ca, server=True)
-    client = _leaf("prometheus", ca, server=False)
-    other = _ca("some other CA")
-    intruder = _leaf("prometheus", other, server=False)
-    return Pki(
-        dir=d,
-        ca=_write_cert(ca[0], d / "ca.crt"),
-        server_cert=_write_cert(server[0], d / "server.crt"),
-        server_key=_write_key(server[1], d / "server.key"),
-        client_cert=_write_cert(client[0], d / "client.crt"),
-        client_key=_write_key(client[1], d / "client.key"),
-        other_ca=_write_cert(other[0], d / "other-ca.crt"),
-        other_client_cert=_write_cert(intruder[0], d / "other-client.crt"),
-        other_client_key=_write_key(intruder[1], d / "other-client.key"),
-    )
-
-
-def _hash(password: str, cost: int = 4) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
-
-
-ALICE_HASH = _hash("wonderland")
-BOB_HASH = _hash("builder").replace("$2b$", "$2y$", 1)  # htpasswd writes $2y$
+from tests.pki import ALICE_HASH, BOB_HASH, Pki, bcrypt_hash, new_key, write_key
 
 
 def write(dir: Path, text: str, name: str = "web.yml") -> Path:
@@ -262,8 +116,8 @@ def _error(path: Path) -> str:
 
 def test_validation_errors(pki: Pki, tmp_path: Path) -> None:
     garbage = write(tmp_path, "not a certificate\n", "garbage.pem")
-    other_key = _write_key(_key(), tmp_path / "other.key")
-    encrypted = _write_key(_key(), tmp_path / "encrypted.key", password=b"sesame")
+    other_key = write_key(new_key(), tmp_path / "other.key")
+    encrypted = write_key(new_key(), tmp_path / "encrypted.key", password=b"sesame")
     cases: list[tuple[str, str]] = [
         ("- a list\n", "expected a mapping, got a list"),
         ("tls_server_config: [1]\n", "tls_server_config: expected a mapping, got a list"),
@@ -489,7 +343,7 @@ def test_successful_checks_are_cached(users: WebConfig, monkeypatch: pytest.Monk
 
 def test_cache_makes_repeated_scrapes_cheap_at_cost_10(tmp_path: Path) -> None:
     config = load_web_config(
-        str(write(tmp_path, f"basic_auth_users:\n  alice: '{_hash('s3cret', cost=10)}'\n"))
+        str(write(tmp_path, f"basic_auth_users:\n  alice: '{bcrypt_hash('s3cret', cost=10)}'\n"))
     )
     header = basic("alice", "s3cret")
     started = time.perf_counter()
@@ -555,7 +409,10 @@ def serve() -> Iterator[Any]:
         server = _TlsServer(("127.0.0.1", 0), _Handler)
         server.web = config
         server.context = config.ssl_context()
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for the next poll (0.5 s by default).
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         servers.append(server)
         scheme = "https" if server.context is not None else "http"
         return f"{scheme}://127.0.0.1:{server.server_address[1]}"
