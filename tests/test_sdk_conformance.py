@@ -46,7 +46,7 @@ LISTS = (
     "DataSynchronizationDetails",
 )
 REGION = "cn-hangzhou"
-SYNC_JOBS = 5
+SYNC_JOBS = 25
 
 
 def _dts_job(index: int, job_type: str) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def _dts_job(index: int, job_type: str) -> dict[str, Any]:
     }
 
 
-DTS_JOBS = {REGION: [_dts_job(i, "SYNC") for i in range(SYNC_JOBS)] + [_dts_job(9, "MIGRATION")]}
+DTS_JOBS = {REGION: [_dts_job(i, "SYNC") for i in range(SYNC_JOBS)] + [_dts_job(99, "MIGRATION")]}
 
 
 @pytest.fixture(scope="module")
@@ -357,8 +357,8 @@ def test_demo_serves_the_sdk(algorithm: str) -> None:
 def test_describe_dts_jobs_pages_through_the_sdk(server: SimulatorServer, algorithm: str) -> None:
     client = make_client(server, algorithm)
     seen: list[str] = []
-    for page, size in ((1, 2), (2, 2), (3, 1)):
-        response = describe_dts_jobs(client, job_type="SYNC", page_size=2, page_number=page)
+    for page, size in ((1, 10), (2, 10), (3, 5)):
+        response = describe_dts_jobs(client, job_type="SYNC", page_size=10, page_number=page)
         body = response.body
         assert isinstance(body, dts_models.DescribeDtsJobsResponseBody)
         assert (body.success, body.http_status_code) == (True, 200)
@@ -368,7 +368,7 @@ def test_describe_dts_jobs_pages_through_the_sdk(server: SimulatorServer, algori
             page,
             size,
         )
-        window = DTS_JOBS[REGION][(page - 1) * 2 : (page - 1) * 2 + size]
+        window = DTS_JOBS[REGION][(page - 1) * 10 : (page - 1) * 10 + size]
         assert_contains(body.to_map()["DtsJobList"], window)
         job = body.dts_job_list[0]
         assert isinstance(job, dts_models.DescribeDtsJobsResponseBodyDtsJobList)
@@ -379,7 +379,7 @@ def test_describe_dts_jobs_pages_through_the_sdk(server: SimulatorServer, algori
     assert seen == [item["DtsInstanceID"] for item in DTS_JOBS[REGION][:SYNC_JOBS]]
     migration = describe_dts_jobs(client).body  # JobType defaults to MIGRATION
     assert [item.job_type for item in migration.dts_job_list] == ["MIGRATION"]
-    assert migration.dts_job_list[0].delay == 1009
+    assert migration.dts_job_list[0].delay == 1099
 
 
 def test_describe_dts_jobs_throttling_reaches_the_sdk(
@@ -398,7 +398,7 @@ def test_demo_discovery_through_the_sdk(algorithm: str) -> None:
         client = make_client(
             simulator, algorithm, access_key_id=DEMO_ACCESS_KEY_ID, secret=DEMO_ACCESS_KEY_SECRET
         )
-        body = describe_dts_jobs(client, job_type="SYNC", page_size=100).body
+        body = describe_dts_jobs(client, job_type="SYNC", page_size=30).body
         assert body.total_record_count == len(DEMO_JOBS)
         ids = [item.dts_instance_id for item in body.dts_job_list]
         assert ids == [job.job_id for job in DEMO_JOBS]

@@ -349,7 +349,7 @@ def test_v1_missing_signing_parameter_is_incomplete(api: Api, missing: str) -> N
 def test_wrong_version_and_unknown_action(api: Api) -> None:
     response = api.v1(MODIFY, {"TaskId": TASK, "Version": "2016-08-01"})
     assert (response.status_code, error_of(response)["Code"]) == (400, "InvalidVersion")
-    response = api.v1("DescribeDtsJobDetail", {"RegionId": "cn-hangzhou"})
+    response = api.v1("DescribeMigrationJobs", {"RegionId": "cn-hangzhou"})
     assert (response.status_code, error_of(response)["Code"]) == (404, "InvalidAction.NotFound")
     # Both known versions, each with the other API's action.
     response = api.v1("AssumeRole", {"RoleArn": "acs:ram::1:role/x"})
@@ -783,9 +783,14 @@ KINDS = ", ".join(FAULT_KINDS)
     [
         (
             "jobs: {}\nextra: 1\n",
-            "extra: unknown key (expected one of: jobs, tasks, dts_jobs, faults)",
+            "extra: unknown key (expected one of: jobs, tasks, dts_jobs, dts_job_details, "
+            "check_jobs, faults)",
         ),
-        ("- 1\n", "expected a mapping with keys jobs, tasks, dts_jobs, faults, got list"),
+        (
+            "- 1\n",
+            "expected a mapping with keys jobs, tasks, dts_jobs, dts_job_details, check_jobs, "
+            "faults, got list",
+        ),
         ("jobs: [1]\n", "jobs: expected a mapping of id to body, got list"),
         ("tasks: {t1: 3}\n", "tasks.t1: expected a mapping, got int"),
         (

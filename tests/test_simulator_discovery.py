@@ -1,4 +1,6 @@
-"""DescribeDtsJobs in the simulator: scenario replay, paging, filters, faults and the demo."""
+"""DescribeDtsJobs in the simulator: scenario replay, paging, filters, faults and the demo;
+the validation of every scenario section about DTS jobs (dts_jobs, dts_job_details,
+check_jobs)."""
 
 from __future__ import annotations
 
@@ -113,17 +115,17 @@ def test_paging_over_three_pages(signer: Signer, style: str) -> None:
 
 
 def test_entries_are_replayed_as_recorded(signer: Signer) -> None:
-    body = listed(signer, Region=REGION, JobType="SYNC", PageSize="2", PageNumber="4")
-    assert body["DtsJobList"] == SCENARIO["dts_jobs"][REGION][6:8]
-    assert body["DtsJobList"][0]["Checkpoint"] == "1700000006"  # a string, as recorded
-    assert body["DtsJobList"][0]["Delay"] == 6
+    body = listed(signer, Region=REGION, JobType="SYNC", PageSize="10", PageNumber="2")
+    assert body["DtsJobList"] == SCENARIO["dts_jobs"][REGION][10:20]
+    assert body["DtsJobList"][0]["Checkpoint"] == "1700000010"  # a string, as recorded
+    assert body["DtsJobList"][0]["Delay"] == 10
 
 
 def test_job_type_filter(signer: Signer) -> None:
     default = listed(signer, Region=REGION)
     assert default["TotalRecordCount"] == MIGRATION_COUNT
     assert {item["JobType"] for item in default["DtsJobList"]} == {"MIGRATION"}
-    sync = listed(signer, Region=REGION, JobType="sync", PageSize="100")
+    sync = listed(signer, Region=REGION, JobType="sync", PageSize="30")
     assert sync["TotalRecordCount"] == SYNC_COUNT
     assert {item["JobType"] for item in sync["DtsJobList"]} == {"SYNC"}
     assert listed(signer, Region=REGION, JobType="SUBSCRIBE")["TotalRecordCount"] == 0
@@ -150,7 +152,16 @@ def test_region_filter(signer: Signer) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PageSize", "0"), ("PageSize", "101"), ("PageSize", "x"), ("PageNumber", "0")],
+    [
+        ("PageSize", "0"),
+        ("PageSize", "1"),
+        ("PageSize", "25"),
+        ("PageSize", "40"),
+        ("PageSize", "100"),
+        ("PageSize", "x"),
+        ("PageNumber", "0"),
+        ("PageNumber", "-1"),
+    ],
 )
 def test_out_of_range_paging(signer: Signer, name: str, value: str) -> None:
     response = jobs(signer, "v3", Region=REGION, **{name: value})
@@ -158,10 +169,12 @@ def test_out_of_range_paging(signer: Signer, name: str, value: str) -> None:
     assert name in response.json()["Message"]
 
 
-def test_page_size_bounds_are_inclusive(signer: Signer) -> None:
-    assert listed(signer, Region=REGION, JobType="SYNC", PageSize="1")["PageRecordCount"] == 1
-    full = listed(signer, Region=REGION, JobType="SYNC", PageSize="100")
-    assert full["PageRecordCount"] == SYNC_COUNT
+def test_page_size_takes_the_documented_values(signer: Signer) -> None:
+    for size in (10, 20, 30):
+        body = listed(signer, Region=REGION, JobType="SYNC", PageSize=str(size))
+        assert (body["PageRecordCount"], body["TotalRecordCount"]) == (size, SYNC_COUNT)
+    refused = jobs(signer, Region=REGION, JobType="SYNC", PageSize="100")
+    assert "It must be one of 10, 20, 30." in refused.json()["Message"]
 
 
 def test_faults_on_discovery_only(server: SimulatorServer, signer: Signer) -> None:
@@ -224,12 +237,19 @@ def test_demo_lists_one_sync_entry_per_demo_job(demo: Signer, clock: Clock) -> N
         "catalog": "PostgreSQL",
         "analytics": "MySQL",
     }
+    statuses = {item["DtsJobName"]: item["Status"] for item in entries}
+    assert statuses == {
+        "orders": "Synchronizing",
+        "billing": "Retrying",
+        "catalog": "Synchronizing",
+        "analytics": "Suspending",
+    }
     for item in entries:
-        assert (item["Status"], item["JobType"]) == ("Synchronizing", "SYNC")
+        assert item["JobType"] == "SYNC"
         assert item["DestinationEndpoint"]["EngineName"] == item["SourceEndpoint"]["EngineName"]
         assert item["SourceEndpoint"]["Region"] == REGION
-        assert isinstance(item["Delay"], int) and 0 <= item["Delay"] <= 120
-        assert item["Checkpoint"] == int(clock() - item["Delay"])
+        assert isinstance(item["Delay"], int) and 0 <= item["Delay"] < 300
+        assert item["Checkpoint"] == str(int(clock() - item["Delay"]))  # a string (SDK type)
         assert item["DtsJobId"] and item["CreateTime"].endswith("Z")
         for stage in ("Structure", "Data"):
             assert item[f"{stage}InitializationStatus"]["Status"] in ("NotStarted", "Migrating")
@@ -251,14 +271,18 @@ def test_demo_migration_job_is_not_a_sync_job(demo: Signer) -> None:
     assert listed(demo, Region="cn-shanghai", JobType="SYNC")["TotalRecordCount"] == 0
 
 
-def test_demo_delay_wanders_and_progress_advances(demo: Signer, clock: Clock) -> None:
-    delays: set[int] = set()
-    for minute in range(0, 60, 5):
+def test_demo_delay_waves_and_progress_advances(demo: Signer, clock: Clock) -> None:
+    delays: list[int] = []
+    checkpoints: list[int] = []
+    for minute in range(0, 20):
         clock.offset = minute * 60
         first = listed(demo, Region=REGION, JobType="SYNC")["DtsJobList"][0]
-        delays.add(first["Delay"])
-        assert first["Checkpoint"] == int(clock() - first["Delay"])
-    assert len(delays) > 4
+        delays.append(first["Delay"])
+        checkpoints.append(int(first["Checkpoint"]))
+        assert first["Checkpoint"] == str(int(clock() - first["Delay"]))
+    assert len(set(delays)) > 10
+    assert min(delays) < 20 and 100 < max(delays) < 150  # falls behind, catches up
+    assert checkpoints == sorted(checkpoints)
     clock.offset = 6 * 3600
     later = listed(demo, Region=REGION, JobType="SYNC")["DtsJobList"]
     assert all(item["DataInitializationStatus"]["Status"] == "Finished" for item in later)
@@ -297,6 +321,45 @@ def test_demo_delay_wanders_and_progress_advances(demo: Signer, clock: Clock) ->
             "dts_jobs: {cn-hangzhou: [{JobType: SYNC, CreateTime: 2024-01-01}]}\n",
             "dts_jobs.cn-hangzhou[0].CreateTime: unsupported value of type date "
             "(quote it to keep it as a string)",
+        ),
+        (
+            "check_jobs: [1]\n",
+            "check_jobs: expected a mapping of DtsInstanceID to CheckJobs entries, got list",
+        ),
+        (
+            "check_jobs: {dtsi1: {CheckType: 1}}\n",
+            "check_jobs.dtsi1: expected a list of CheckJobs entries, got mapping",
+        ),
+        ("check_jobs: {dtsi1: [3]}\n", "check_jobs.dtsi1[0]: expected a mapping, got int"),
+        (
+            "check_jobs: {dtsi1: [{DiffCount: 3}]}\n",
+            "check_jobs.dtsi1[0].CheckType: missing (1 full or 2 incremental)",
+        ),
+        (
+            "check_jobs: {dtsi1: [{CheckType: 3}]}\n",
+            "check_jobs.dtsi1[0].CheckType: expected 1 (full) or 2 (incremental), got 3",
+        ),
+        (
+            "check_jobs: {dtsi1: [{CheckType: true}]}\n",
+            "check_jobs.dtsi1[0].CheckType: expected 1 (full) or 2 (incremental), got True",
+        ),
+        ("dts_job_details: [1]\n", "dts_job_details: expected a mapping of id to body, got list"),
+        ("dts_job_details: {dtsi1: 2}\n", "dts_job_details.dtsi1: expected a mapping, got int"),
+        (
+            "dts_job_details: {dtsi1: {RetryState: true}}\n",
+            "dts_job_details.dtsi1.RetryState: expected a mapping, got boolean",
+        ),
+        (
+            "dts_job_details: {dtsi1: {SubSyncJob: [x]}}\n",
+            "dts_job_details.dtsi1.SubSyncJob[0]: expected a mapping, got string",
+        ),
+        (
+            "dts_jobs: {cn-hangzhou: [{JobType: SYNC, TagList: {a: b}}]}\n",
+            "dts_jobs.cn-hangzhou[0].TagList: expected a list, got mapping",
+        ),
+        (
+            "dts_jobs: {cn-hangzhou: [{JobType: SYNC, Performance: 3}]}\n",
+            "dts_jobs.cn-hangzhou[0].Performance: expected a mapping, got int",
         ),
     ],
 )

@@ -1,12 +1,15 @@
 """The OpenAPI at `/`: authenticate a request, route it by action and answer it.
 
 - DTS (`Version=2020-01-01`): DescribeInitializationStatus (paged by `PageNum` and
-  `PageSize`), DescribeSynchronizationObjectModifyStatus, DescribeDtsJobs (see
-  `discovery`).
+  `PageSize` 1-100), DescribeSynchronizationObjectModifyStatus, DescribeDtsJobs (see
+  `discovery`), DescribeDtsJobDetail (`job_state`), DescribeCheckJobs (`check_jobs`).
 - STS (`Version=2015-04-01`): AssumeRoleWithOIDC (unsigned), AssumeRole (see `sts`).
 
 Any other version is 400 `InvalidVersion`, any other action 404 `InvalidAction.NotFound`.
-Faults injected for the object a call names replace or delay its answer (see `calls`).
+Faults injected for the object a call names replace or delay its answer (see `calls`):
+those keyed `<action>:<id>`, then the bare id (job or task id: DescribeInitializationStatus
+and DescribeSynchronizationObjectModifyStatus only), then the action, then `*` (see
+`scenario`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from urllib.parse import parse_qsl
 
 from dts_exporter.base.api import (
     API_VERSION,
+    DESCRIBE_CHECK_JOBS,
+    DESCRIBE_DTS_JOB_DETAIL,
     DESCRIBE_DTS_JOBS,
     DESCRIBE_INITIALIZATION_STATUS,
     DESCRIBE_MODIFY_STATUS,
@@ -32,7 +37,9 @@ from dts_exporter.simulator.calls import (
     int_param,
     with_faults,
 )
+from dts_exporter.simulator.check_jobs import list_check_jobs, parse_check_query
 from dts_exporter.simulator.discovery import list_jobs, parse_query
+from dts_exporter.simulator.job_state import parse_detail_query
 from dts_exporter.simulator.render import DEFAULT_HOST_ID, ApiError
 from dts_exporter.simulator.scenario import JOB_LIST_FIELDS, Fault
 from dts_exporter.simulator.sts import (
@@ -43,7 +50,13 @@ from dts_exporter.simulator.sts import (
     StsService,
 )
 
-ACTIONS = (DESCRIBE_INITIALIZATION_STATUS, DESCRIBE_MODIFY_STATUS, DESCRIBE_DTS_JOBS)
+ACTIONS = (
+    DESCRIBE_INITIALIZATION_STATUS,
+    DESCRIBE_MODIFY_STATUS,
+    DESCRIBE_DTS_JOBS,
+    DESCRIBE_DTS_JOB_DETAIL,
+    DESCRIBE_CHECK_JOBS,
+)
 
 
 class Backend(Protocol):
@@ -61,6 +74,10 @@ class Backend(Protocol):
     def task_body(self, task_id: str) -> Mapping[str, Any] | None: ...
 
     def dts_jobs(self, region: str) -> Sequence[Mapping[str, Any]]: ...
+
+    def job_detail(self, instance_id: str, job_id: str) -> Mapping[str, Any] | None: ...
+
+    def check_jobs(self, instance_id: str | None) -> Sequence[Mapping[str, Any]]: ...
 
 
 def not_found() -> ApiError:
@@ -82,6 +99,20 @@ def page_job_body(body: Mapping[str, Any], page_num: int, page_size: int) -> dic
     return paged
 
 
+def _faults(
+    backend: Backend, action: str, ids: Sequence[str] = (), *, bare_ids: bool = False
+) -> tuple[Fault, ...]:
+    """The faults for a call of `action` naming `ids`, most specific key first:
+    `<action>:<id>`, the bare id (`bare_ids`: the init-status and modify-status calls
+    only), the action, `*`."""
+    found: tuple[Fault, ...] = ()
+    for object_id in ids:
+        found += backend.faults_for(f"{action}:{object_id}", wildcard=False)
+        if bare_ids:
+            found += backend.faults_for(object_id, wildcard=False)
+    return found + backend.faults_for(action)
+
+
 def _describe_initialization_status(backend: Backend, call: Call) -> Reply:
     job_id = call.params.get("SynchronizationJobId", "")
     if not job_id:
@@ -101,7 +132,9 @@ def _describe_initialization_status(backend: Backend, call: Call) -> Reply:
             )
         return answer(call, page_job_body(stored, page_num, page_size))
 
-    return with_faults(backend.faults_for(job_id), call, page_num, normal)
+    return with_faults(
+        _faults(backend, call.action, (job_id,), bare_ids=True), call, page_num, normal
+    )
 
 
 def _describe_modify_status(backend: Backend, call: Call) -> Reply:
@@ -115,7 +148,7 @@ def _describe_modify_status(backend: Backend, call: Call) -> Reply:
             return business_error(call, "InvalidTaskId", "The specified task does not exist.")
         return answer(call, stored)
 
-    return with_faults(backend.faults_for(task_id), call, None, normal)
+    return with_faults(_faults(backend, call.action, (task_id,), bare_ids=True), call, None, normal)
 
 
 def _describe_dts_jobs(backend: Backend, call: Call) -> Reply:
@@ -124,7 +157,37 @@ def _describe_dts_jobs(backend: Backend, call: Call) -> Reply:
     def normal() -> Reply:
         return answer(call, list_jobs(backend.dts_jobs(query.region), query))
 
-    return with_faults(backend.faults_for(DESCRIBE_DTS_JOBS), call, query.page_number, normal)
+    return with_faults(_faults(backend, call.action), call, query.page_number, normal)
+
+
+def _describe_dts_job_detail(backend: Backend, call: Call) -> Reply:
+    query = parse_detail_query(call.params)
+
+    def normal() -> Reply:
+        stored = backend.job_detail(query.instance_id, query.job_id)
+        if stored is None:
+            return business_error(call, "InvalidJobId", "The specified job does not exist.")
+        return answer(call, stored)
+
+    return with_faults(_faults(backend, call.action, query.ids()), call, None, normal)
+
+
+def _describe_check_jobs(backend: Backend, call: Call) -> Reply:
+    query = parse_check_query(call.params)
+    ids = () if query.instance_id is None else (query.instance_id,)
+
+    def normal() -> Reply:
+        return answer(call, list_check_jobs(backend.check_jobs(query.instance_id), query))
+
+    return with_faults(_faults(backend, call.action, ids), call, query.page_number, normal)
+
+
+_HANDLERS = {
+    DESCRIBE_INITIALIZATION_STATUS: _describe_initialization_status,
+    DESCRIBE_DTS_JOBS: _describe_dts_jobs,
+    DESCRIBE_DTS_JOB_DETAIL: _describe_dts_job_detail,
+    DESCRIBE_CHECK_JOBS: _describe_check_jobs,
+}
 
 
 def _sts_call(backend: Backend, call: Call) -> Reply:
@@ -186,10 +249,7 @@ def handle_api(
         if signed.action == ASSUME_ROLE_ACTION:
             return _sts_call(backend, call)
         backend.count(signed.action)
-        if signed.action == DESCRIBE_INITIALIZATION_STATUS:
-            return _describe_initialization_status(backend, call)
-        if signed.action == DESCRIBE_DTS_JOBS:
-            return _describe_dts_jobs(backend, call)
-        return _describe_modify_status(backend, call)
+        handler = _HANDLERS.get(signed.action, _describe_modify_status)
+        return handler(backend, call)
     except ApiError as error:
         return error_reply(error, request_id, host_id, xml, product)

@@ -1,4 +1,9 @@
-"""What every simulated action shares: the reply, parameters, answers and injected faults."""
+"""What every simulated action shares: the reply, parameters, answers and injected faults.
+
+Parameter errors are 400 `MissingParameter` (a mandatory parameter is absent) or 400
+`InvalidParameter` (a value outside its documented range or set); parameters an action
+does not know are ignored, as the service does.
+"""
 
 from __future__ import annotations
 
@@ -56,23 +61,76 @@ def error_reply(
     return Reply(error.status, payload, content_type, dict(error.headers))
 
 
-def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """An integer parameter within [low, high]; 400 InvalidParameter otherwise."""
+def _checked_int(
+    params: Mapping[str, str], name: str, default: int, accept: Callable[[int], bool], rule: str
+) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw.strip())
     except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        limits = f"from {low} to {high}" if high < MAX_INT else f"greater than or equal to {low}"
-        raise ApiError(
-            400,
-            "InvalidParameter",
-            f"Specified parameter {name} is not valid: {raw!r}. It must be an integer {limits}.",
-        )
+        raise invalid_parameter(name, raw, rule) from None
+    if not accept(value):
+        raise invalid_parameter(name, raw, rule)
     return value
+
+
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer parameter within [low, high]; 400 InvalidParameter otherwise."""
+    limits = f"from {low} to {high}" if high < MAX_INT else f"greater than or equal to {low}"
+    rule = f"It must be an integer {limits}"
+    return _checked_int(params, name, default, lambda value: low <= value <= high, rule)
+
+
+def choice_param(params: Mapping[str, str], name: str, default: int, allowed: Sequence[int]) -> int:
+    """An integer parameter that takes one of a few documented values (e.g. PageSize)."""
+    rule = f"It must be one of {', '.join(str(item) for item in allowed)}"
+    return _checked_int(params, name, default, lambda value: value in allowed, rule)
+
+
+def missing_parameter(name: str) -> ApiError:
+    """400 MissingParameter, as the service answers a call without a mandatory parameter."""
+    return ApiError(
+        400,
+        "MissingParameter",
+        f'The input parameter "{name}" that is mandatory for processing this request '
+        "is not supplied.",
+    )
+
+
+def invalid_parameter(name: str, raw: str, rule: str) -> ApiError:
+    """400 InvalidParameter for a value outside the parameter's documented range or set."""
+    return ApiError(
+        400, "InvalidParameter", f"Specified parameter {name} is not valid: {raw!r}. {rule}."
+    )
+
+
+def bool_param(params: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A Boolean parameter: `true` or `false` (any case); another value is InvalidParameter."""
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise invalid_parameter(name, raw, "It must be true or false")
+    return value == "true"
+
+
+def paged_list(
+    matching: Sequence[Mapping[str, Any]], page_number: int, page_size: int, name: str
+) -> dict[str, Any]:
+    """A list answer paged by PageNumber and PageSize (DescribeDtsJobs, DescribeCheckJobs)."""
+    start = (page_number - 1) * page_size
+    page = [dict(entry) for entry in matching[start : start + page_size]]
+    return {
+        "Success": True,
+        "HttpStatusCode": 200,
+        "TotalRecordCount": len(matching),
+        "PageNumber": page_number,
+        "PageRecordCount": len(page),
+        name: page,
+    }
 
 
 def answer(call: Call, stored: Mapping[str, Any], *, default_success: bool = True) -> Reply:

@@ -1,37 +1,50 @@
-"""DTS `DescribeDtsJobs` (version 2020-01-01): the job list discovery reads.
+"""DTS `DescribeDtsJobs` (version 2020-01-01): the job list discovery and job health read.
 
-Parameters: `Region` or `RegionId` (`Region` wins; one is required, else 400
-`MissingParameter`), `JobType` (`MIGRATION` by default, `SYNC`, `SUBSCRIBE`; another value
-is 400 `InvalidParameter`), `PageNumber` (default 1, >= 1) and `PageSize` (default 20,
-1-100; out of range: 400 `InvalidParameter`). The answer: `{RequestId, Success: true,
-HttpStatusCode: 200, TotalRecordCount, PageNumber, PageRecordCount, DtsJobList}` where
-`DtsJobList` holds the region's entries whose `JobType` matches, in recorded order.
+Parameters (as the SDK's `DescribeDtsJobsRequest` documents them):
+- `Region`, or the deprecated `RegionId` (`Region` wins); one is required, else 400
+  `MissingParameter`;
+- `JobType`: `MIGRATION` (default), `SYNC` or `SUBSCRIBE` (any case);
+- `PageNumber`: an integer >= 1 (default 1); `PageSize`: 10, 20 or 30 (default 20);
+- filters: `DtsInstanceId` and `DtsJobId` (comma-separated lists of ids: only those jobs),
+  `Status` (one status, exact), `Tags` (below);
+- `WithoutDbList`: `true` leaves `DbObject` out of every entry (default `false`).
+A value outside its documented range or set is 400 `InvalidParameter`; parameters the
+simulator does not model (`Type`, `Params`, `OrderColumn`, `ResourceGroupId`...) are
+ignored.
 
-Entries come from a scenario's `dts_jobs` (region to recorded `DtsJobList` entries) or,
-without a scenario, from the built-in demo (its data: `data/dts_jobs.yaml`): in
-`cn-hangzhou` one `SYNC` entry per demo job (`DtsInstanceID` = the job id
-DescribeInitializationStatus takes, `Delay` wandering in seconds, `Checkpoint` = now -
-delay) and one `MIGRATION` job (`Delay` in milliseconds).
+`Tags` is the JSON the SDK's documentation shows: a list of `{"key": ..., "value": ...}`
+objects, e.g. `[{"key": "team", "value": "payments"}]`. A job matches when its `TagList`
+holds, for every object, an entry with that `TagKey` and, when `value` is given and not
+empty, that `TagValue`. Anything else (not JSON, not a list of objects with a string
+`key`) is 400 `InvalidParameter`.
+
+The answer: `{RequestId, Success: true, HttpStatusCode: 200, TotalRecordCount,
+PageNumber, PageRecordCount, DtsJobList}` where `DtsJobList` holds the region's entries
+that pass the filters, in recorded order. Entries come from a scenario's `dts_jobs`
+(region to recorded entries, returned as recorded) or from the built-in demo
+(`demo_jobs`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dts_exporter.simulator.calls import MAX_INT, int_param
-from dts_exporter.simulator.demo import DEMO_JOBS, demo_job_body, demo_job_endpoints, load_data
-from dts_exporter.simulator.demo_tasks import wandering_delay
-from dts_exporter.simulator.identities import utc_text
-from dts_exporter.simulator.render import ApiError
+from dts_exporter.simulator.calls import (
+    MAX_INT,
+    bool_param,
+    choice_param,
+    int_param,
+    invalid_parameter,
+    missing_parameter,
+    paged_list,
+)
 from dts_exporter.simulator.scenario import DTS_JOB_TYPES
 
-_DEMO: dict[str, Any] = load_data("dts_jobs.yaml")
-DEMO_REGION: str = _DEMO["region"]
-DEMO_MIGRATION_JOB_ID: str = _DEMO["migration"]["job_id"]
-_DAY = 86400.0
+PAGE_SIZES = (10, 20, 30)
+_TAGS_RULE = 'It must be a JSON list of {"key": ..., "value": ...} objects'
 
 
 @dataclass(frozen=True)
@@ -40,153 +53,104 @@ class JobsQuery:
     job_type: str
     page_number: int
     page_size: int
+    instance_ids: frozenset[str] | None = None
+    job_ids: frozenset[str] | None = None
+    status: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    without_db_list: bool = False
+
+
+def id_list(params: Mapping[str, str], name: str) -> frozenset[str] | None:
+    """A comma-separated list of ids, or None when the parameter is absent or empty."""
+    ids = frozenset(part.strip() for part in params.get(name, "").split(",") if part.strip())
+    return ids or None
+
+
+def _tags(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    raw = params.get("Tags", "")
+    if not raw.strip():
+        return ()
+    try:
+        decoded = json.loads(raw)
+    except ValueError:
+        raise invalid_parameter("Tags", raw, _TAGS_RULE) from None
+    if not isinstance(decoded, list):
+        raise invalid_parameter("Tags", raw, _TAGS_RULE)
+    tags: list[tuple[str, str]] = []
+    for item in decoded:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise invalid_parameter("Tags", raw, _TAGS_RULE)
+        value = item.get("value")
+        if value is not None and not isinstance(value, str):
+            raise invalid_parameter("Tags", raw, _TAGS_RULE)
+        tags.append((item["key"], value or ""))
+    return tuple(tags)
 
 
 def parse_query(params: Mapping[str, str]) -> JobsQuery:
     """Validate the parameters of a DescribeDtsJobs call (raises ApiError)."""
     region = params.get("Region", "").strip() or params.get("RegionId", "").strip()
     if not region:
-        raise ApiError(
-            400,
-            "MissingParameter",
-            'The input parameter "Region" that is mandatory for processing this request '
-            "is not supplied.",
-        )
+        raise missing_parameter("Region")
     raw_type = params.get("JobType", "").strip()
     job_type = raw_type.upper() or "MIGRATION"
     if job_type not in DTS_JOB_TYPES:
-        raise ApiError(
-            400,
-            "InvalidParameter",
-            f"Specified parameter JobType is not valid: {raw_type!r}. "
-            f"It must be one of {', '.join(DTS_JOB_TYPES)}.",
+        raise invalid_parameter(
+            "JobType", raw_type, f"It must be one of {', '.join(DTS_JOB_TYPES)}"
         )
-    page_size = int_param(params, "PageSize", 20, 1, 100)
-    page_number = int_param(params, "PageNumber", 1, 1, MAX_INT)
-    return JobsQuery(region, job_type, page_number, page_size)
+    status = params.get("Status", "").strip()
+    return JobsQuery(
+        region=region,
+        job_type=job_type,
+        page_number=int_param(params, "PageNumber", 1, 1, MAX_INT),
+        page_size=choice_param(params, "PageSize", 20, PAGE_SIZES),
+        instance_ids=id_list(params, "DtsInstanceId"),
+        job_ids=id_list(params, "DtsJobId"),
+        status=status or None,
+        tags=_tags(params),
+        without_db_list=bool_param(params, "WithoutDbList"),
+    )
+
+
+def _has_tags(entry: Mapping[str, Any], tags: Sequence[tuple[str, str]]) -> bool:
+    listed = entry.get("TagList")
+    pairs = [
+        (item.get("TagKey"), item.get("TagValue"))
+        for item in (listed if isinstance(listed, list) else [])
+        if isinstance(item, Mapping)
+    ]
+    return all(
+        any(tag_key == key and (not value or tag_value == value) for tag_key, tag_value in pairs)
+        for key, value in tags
+    )
+
+
+def matches(entry: Mapping[str, Any], query: JobsQuery) -> bool:
+    """Whether a DtsJobList entry passes the query's job type and filters."""
+    if str(entry.get("JobType", "")).strip().upper() != query.job_type:
+        return False
+    if query.instance_ids is not None and entry.get("DtsInstanceID") not in query.instance_ids:
+        return False
+    if query.job_ids is not None and entry.get("DtsJobId") not in query.job_ids:
+        return False
+    if query.status is not None and entry.get("Status") != query.status:
+        return False
+    return _has_tags(entry, query.tags)
+
+
+def without_db_list(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry without its object lists (`DbObject`, also in a two-way `ReverseJob`)."""
+    trimmed = {key: value for key, value in entry.items() if key != "DbObject"}
+    reverse = trimmed.get("ReverseJob")
+    if isinstance(reverse, Mapping):
+        trimmed["ReverseJob"] = {k: v for k, v in reverse.items() if k != "DbObject"}
+    return trimmed
 
 
 def list_jobs(entries: Sequence[Mapping[str, Any]], query: JobsQuery) -> dict[str, Any]:
     """The answer body (without RequestId) for the region's `entries`."""
-    matching = [
-        entry
-        for entry in entries
-        if str(entry.get("JobType", "")).strip().upper() == query.job_type
-    ]
-    start = (query.page_number - 1) * query.page_size
-    page = matching[start : start + query.page_size]
-    return {
-        "Success": True,
-        "HttpStatusCode": 200,
-        "TotalRecordCount": len(matching),
-        "PageNumber": query.page_number,
-        "PageRecordCount": len(page),
-        "DtsJobList": [dict(entry) for entry in page],
-    }
-
-
-# --- the built-in demo ------------------------------------------------------------------
-
-
-def _stable_id(prefix: str, *parts: str, length: int = 15) -> str:
-    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
-    return prefix + digest[: length - len(prefix)]
-
-
-def _endpoint(engine: str, database: str, job_id: str, side: str) -> dict[str, Any]:
-    kind = _DEMO["engines"][engine]
-    return {
-        "EngineName": engine,
-        "InstanceType": kind["instance_type"],
-        "InstanceID": _stable_id(kind["instance_prefix"], job_id, side, length=22),
-        "Region": DEMO_REGION,
-        "DatabaseName": database,
-    }
-
-
-def _stage(status: str, percent: int, progress: int) -> dict[str, Any]:
-    return {
-        "Status": status,
-        "Percent": str(percent),
-        "Progress": str(progress),
-        "ErrorMessage": "",
-    }
-
-
-def _progress(items: list[dict[str, Any]], done_count: int, total: int) -> dict[str, Any]:
-    started = any(item.get("Status") != "NotStarted" for item in items)
-    finished = all(item.get("Status") in ("Finished", "Failed") for item in items)
-    status = "Finished" if finished else ("Migrating" if started else "NotStarted")
-    percent = 100 if finished else min(99, done_count * 100 // max(total, 1))
-    return _stage(status, percent, done_count)
-
-
-def _init_status(job_id: str, elapsed: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(StructureInitializationStatus, DataInitializationStatus) from the demo job's body."""
-    body = demo_job_body(job_id, elapsed) or {}
-    structure: list[dict[str, Any]] = body.get("StructureInitializationDetails", [])
-    data: list[dict[str, Any]] = body.get("DataInitializationDetails", [])
-    objects_done = sum(1 for item in structure if item.get("Status") in ("Finished", "Failed"))
-    rows = sum(max(int(item.get("FinishRowNum") or 0), 0) for item in data)
-    total = sum(int(item.get("TotalRowNum") or 0) for item in data)
-    return _progress(structure, objects_done, len(structure)), _progress(data, rows, total)
-
-
-def _common(
-    job_id: str, name: str, job_type: str, delay: int, checkpoint: float, created: float
-) -> dict[str, Any]:
-    return {
-        "DtsJobId": _stable_id("", job_id, "job"),
-        "DtsInstanceID": job_id,
-        "DtsJobName": name,
-        "JobType": job_type,
-        "Delay": delay,
-        "Checkpoint": int(checkpoint),
-        "ErrorMessage": "",
-        "CreateTime": utc_text(created),
-        "PayType": _DEMO["pay_type"],
-        "DtsJobClass": _DEMO["job_class"],
-    }
-
-
-def demo_dts_jobs(region: str, now: float, elapsed: float) -> list[dict[str, Any]]:
-    """The demo's DtsJobList for `region` at `now` (the clock), `elapsed` since start."""
-    if region != DEMO_REGION:
-        return []
-    elapsed = max(elapsed, 0.0)
-    started = now - elapsed
-    entries: list[dict[str, Any]] = []
-    for index, job in enumerate(DEMO_JOBS):
-        engine, source_db, dest_db = demo_job_endpoints(job.job_id) or ("MySQL", "", "")
-        delay = wandering_delay(elapsed + 600.0 * index)
-        created = started - (index + 1) * _DAY
-        entry = _common(job.job_id, job.name, "SYNC", delay, now - delay, created)
-        entry["Status"] = "Synchronizing"
-        entry["SourceEndpoint"] = _endpoint(engine, source_db, job.job_id, "source")
-        entry["DestinationEndpoint"] = _endpoint(engine, dest_db, job.job_id, "destination")
-        structure, data = _init_status(job.job_id, elapsed)
-        entry["StructureInitializationStatus"] = structure
-        entry["DataInitializationStatus"] = data
-        entry["DataSynchronizationStatus"] = _stage("Migrating", 95, 0)
-        entries.append(entry)
-    spec = _DEMO["migration"]
-    delay_ms = wandering_delay(elapsed + 2400.0) * 1000 + int(elapsed * 37) % 1000
-    migration = _common(
-        DEMO_MIGRATION_JOB_ID,
-        spec["name"],
-        "MIGRATION",
-        delay_ms,
-        now - delay_ms / 1000.0,
-        started - spec["created_days_ago"] * _DAY,
-    )
-    migration["Status"] = "Migrating"
-    for key, side in (("SourceEndpoint", "source"), ("DestinationEndpoint", "destination")):
-        endpoint = spec[side]
-        migration[key] = _endpoint(
-            endpoint["engine"], endpoint["database"], DEMO_MIGRATION_JOB_ID, side
-        )
-    migration["StructureInitializationStatus"] = _stage("Finished", 100, spec["structure_objects"])
-    migration["DataInitializationStatus"] = _stage("Finished", 100, spec["data_rows"])
-    migration["DataSynchronizationStatus"] = _stage("Migrating", 95, 0)
-    entries.append(migration)
-    return entries
+    matching = [entry for entry in entries if matches(entry, query)]
+    body = paged_list(matching, query.page_number, query.page_size, "DtsJobList")
+    if query.without_db_list:
+        body["DtsJobList"] = [without_db_list(entry) for entry in body["DtsJobList"]]
+    return body

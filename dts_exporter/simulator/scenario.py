@@ -4,22 +4,47 @@
 jobs:  {"<SynchronizationJobId>": <DescribeInitializationStatus body, unpaged>}
 tasks: {"<TaskId>": <DescribeSynchronizationObjectModifyStatus body>}
 dts_jobs: {"<region>": [<DescribeDtsJobs DtsJobList entry, with JobType>, ...]}
-faults: {"<id or *>": [{kind: throttling, pages: [2]}, {kind: latency, seconds: 0.2}]}
+dts_job_details: {"<DtsInstanceID or DtsJobId>": <DescribeDtsJobDetail body>}
+check_jobs: {"<DtsInstanceID>": [<DescribeCheckJobs CheckJobs entry, with CheckType>, ...]}
+faults: {"<key>": [{kind: throttling, pages: [2]}, {kind: latency, seconds: 0.2}]}
 ```
-Fault ids are job ids, task ids, `*` (any DTS call), `DescribeDtsJobs` (discovery only),
-`AssumeRole` or `AssumeRoleWithOIDC` (that STS action only; `*` leaves STS alone).
+`dts_job_details` is optional: without an entry for a job, DescribeDtsJobDetail derives
+the detail from the job's `dts_jobs` entry (any region, see `job_state`). A job without
+`check_jobs` has no data verification (DescribeCheckJobs answers an empty list).
+
+Fault keys:
+- a job id: DescribeInitializationStatus for that SynchronizationJobId only (a job id
+  does not reach the job's DescribeDtsJobDetail or DescribeCheckJobs calls, so a scenario
+  written for one action keeps its meaning); a task id:
+  DescribeSynchronizationObjectModifyStatus for that task;
+- `<action>:<id>`: that action for that id only, e.g. `DescribeDtsJobDetail:dtsi01...`
+  (DtsInstanceID or DtsJobId, whichever the call names) or `DescribeCheckJobs:dtsi03...`
+  (InstanceId);
+- an action (`DescribeDtsJobs`, `DescribeDtsJobDetail`, `DescribeCheckJobs`,
+  `DescribeInitializationStatus`, `DescribeSynchronizationObjectModifyStatus`): every call
+  of that action;
+- `*`: any DTS call; `AssumeRole` or `AssumeRoleWithOIDC`: that STS action only (`*`
+  leaves STS alone).
+A call gathers the faults of `<action>:<id>`, the bare id, the action and `*`, in that
+order (latencies add up; the first other applicable fault answers).
 JSON or YAML (PyYAML reads both). Every problem is a ConfigError naming the key path.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dts_exporter.base.documents import read_document
 from dts_exporter.base.errors import ConfigError
+from dts_exporter.simulator.scenario_values import (
+    check_json_value,
+    check_list_of_mappings,
+    check_mapping_fields,
+    type_name,
+)
 
 FAULT_KINDS = (
     "throttling",
@@ -49,9 +74,23 @@ DTS_JOB_STRUCT_FIELDS = (
     "StructureInitializationStatus",
     "DataInitializationStatus",
     "DataSynchronizationStatus",
+    "Performance",
+    "RetryState",
+    "FullDataCheckStatus",
+    "IncDataCheckStatus",
+    "StructureDataCheckStatus",
+)
+DTS_JOB_LIST_FIELDS = ("ErrorDetails", "TagList")
+DETAIL_STRUCT_FIELDS = (
+    "SourceEndpoint",
+    "DestinationEndpoint",
+    "RetryState",
+    "MigrationMode",
+    "DataSynchronizationStatus",
 )
 DTS_JOB_TYPES = ("MIGRATION", "SYNC", "SUBSCRIBE")
-TOP_LEVEL_KEYS = ("jobs", "tasks", "dts_jobs", "faults")
+CHECK_TYPES = (1, 2)
+TOP_LEVEL_KEYS = ("jobs", "tasks", "dts_jobs", "dts_job_details", "check_jobs", "faults")
 _FAULT_KEYS = {"kind", "seconds", "pages", "retry_after_ms"}
 
 
@@ -61,9 +100,10 @@ class Fault:
 
     `seconds` is the delay of a `latency` fault; `pages`, when set, limits the fault to
     DescribeInitializationStatus requests with one of these PageNum values, or
-    DescribeDtsJobs requests with one of these PageNumber values (requests without one
-    count as page 1; modify-status and STS requests have no page and never match);
-    `retry_after_ms` adds `x-acs-retry-after` to a `throttling` answer.
+    DescribeDtsJobs and DescribeCheckJobs requests with one of these PageNumber values
+    (requests without one count as page 1; modify-status, DescribeDtsJobDetail and STS
+    requests have no page and never match); `retry_after_ms` adds `x-acs-retry-after` to
+    a `throttling` answer.
     """
 
     kind: str
@@ -81,113 +121,63 @@ class Scenario:
     tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     dts_jobs: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    return {dict: "mapping", list: "list", str: "string", bool: "boolean"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_json_value(value: object, path: str, source: str) -> None:
-    """Bodies must hold JSON types only (YAML can produce dates, sets, binary...)."""
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if not isinstance(key, str):
-                raise ConfigError(f"{source}: {path}: keys must be strings, got {key!r}")
-            if not _encodable(key):
-                raise ConfigError(f"{source}: {path}: a key holds a lone surrogate (not UTF-8)")
-            _check_json_value(child, _join(path, key), source)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_json_value(item, f"{path}[{index}]", source)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{source}: {path}: {value} is not a valid JSON number")
-    elif isinstance(value, str) and not _encodable(value):
-        # A JSON escape such as "\ud800" decodes to a lone surrogate, which no answer can
-        # carry: refuse it here rather than drop the connection on every request.
-        raise ConfigError(f"{source}: {path}: the string holds a lone surrogate (not UTF-8)")
-    elif value is not None and not isinstance(value, (str, int, float, bool)):
-        raise ConfigError(
-            f"{source}: {path}: unsupported value of type {type(value).__name__} "
-            "(quote it to keep it as a string)"
-        )
-
-
-def _check_list_of_mappings(value: object, path: str, source: str) -> None:
-    if value is None:
-        return
-    if not isinstance(value, list):
-        raise ConfigError(f"{source}: {path}: expected a list, got {_type_name(value)}")
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise ConfigError(
-                f"{source}: {path}[{index}]: expected a mapping, got {_type_name(item)}"
-            )
+    dts_job_details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    check_jobs: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 def _check_job(body: Mapping[str, Any], path: str, source: str) -> None:
     for name in JOB_LIST_FIELDS:
         value = body.get(name)
-        _check_list_of_mappings(value, _join(path, name), source)
+        check_list_of_mappings(value, f"{path}.{name}", source)
         if name == "StructureInitializationDetails" and value:
             for index, item in enumerate(value):
-                _check_list_of_mappings(
+                check_list_of_mappings(
                     item.get("Constraints"), f"{path}.{name}[{index}].Constraints", source
                 )
 
 
-def _check_task(body: Mapping[str, Any], path: str, source: str) -> None:
-    for name in TASK_STRUCT_FIELDS:
-        value = body.get(name)
-        if value is not None and not isinstance(value, dict):
-            raise ConfigError(
-                f"{source}: {_join(path, name)}: expected a mapping, got {_type_name(value)}"
-            )
+def _check_task(body: dict[str, Any], path: str, source: str) -> None:
+    check_mapping_fields(body, TASK_STRUCT_FIELDS, path, source)
     precheck = body.get("PrecheckStatus")
     if isinstance(precheck, dict):
-        _check_list_of_mappings(precheck.get("Detail"), f"{path}.PrecheckStatus.Detail", source)
+        check_list_of_mappings(precheck.get("Detail"), f"{path}.PrecheckStatus.Detail", source)
 
 
-def _bodies(value: object, section: str, source: str) -> dict[str, dict[str, Any]]:
+def _check_detail(body: dict[str, Any], path: str, source: str) -> None:
+    check_mapping_fields(body, DETAIL_STRUCT_FIELDS, path, source)
+    check_list_of_mappings(body.get("SubSyncJob"), f"{path}.SubSyncJob", source)
+
+
+_Check = Callable[[dict[str, Any], str, str], None]
+
+
+def _bodies(value: object, section: str, source: str, check: _Check) -> dict[str, dict[str, Any]]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{source}: {section}: expected a mapping of id to body, got {_type_name(value)}"
+            f"{source}: {section}: expected a mapping of id to body, got {type_name(value)}"
         )
     bodies: dict[str, dict[str, Any]] = {}
     for raw_id, body in value.items():
         path = f"{section}.{raw_id}"
         if not isinstance(body, dict):
-            raise ConfigError(f"{source}: {path}: expected a mapping, got {_type_name(body)}")
-        _check_json_value(body, path, source)
-        if section == "jobs":
-            _check_job(body, path, source)
-        else:
-            _check_task(body, path, source)
+            raise ConfigError(f"{source}: {path}: expected a mapping, got {type_name(body)}")
+        check_json_value(body, path, source)
+        check(body, path, source)
         bodies[str(raw_id)] = body
     return bodies
 
 
-def _dts_job(entry: object, path: str, source: str) -> dict[str, Any]:
+def _entry(entry: object, path: str, source: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
-        raise ConfigError(f"{source}: {path}: expected a mapping, got {_type_name(entry)}")
-    _check_json_value(entry, path, source)
+        raise ConfigError(f"{source}: {path}: expected a mapping, got {type_name(entry)}")
+    check_json_value(entry, path, source)
+    return entry
+
+
+def _dts_job(raw: object, path: str, source: str) -> dict[str, Any]:
+    entry = _entry(raw, path, source)
     job_type = entry.get("JobType")
     if job_type is None:
         raise ConfigError(f"{source}: {path}.JobType: missing (one of {', '.join(DTS_JOB_TYPES)})")
@@ -196,36 +186,58 @@ def _dts_job(entry: object, path: str, source: str) -> dict[str, Any]:
             f"{source}: {path}.JobType: expected one of {', '.join(DTS_JOB_TYPES)}, "
             f"got {job_type!r}"
         )
-    for name in DTS_JOB_STRUCT_FIELDS:
-        value = entry.get(name)
-        if value is not None and not isinstance(value, dict):
-            raise ConfigError(
-                f"{source}: {path}.{name}: expected a mapping, got {_type_name(value)}"
-            )
+    check_mapping_fields(entry, DTS_JOB_STRUCT_FIELDS, path, source)
+    for name in DTS_JOB_LIST_FIELDS:
+        check_list_of_mappings(entry.get(name), f"{path}.{name}", source)
     return entry
 
 
-def _dts_jobs(value: object, source: str) -> dict[str, tuple[dict[str, Any], ...]]:
-    """`dts_jobs`: region to a list of DescribeDtsJobs `DtsJobList` entries."""
+def check_type_of(entry: Mapping[str, Any]) -> int | None:
+    """A CheckJobs entry's CheckType (1 or 2; a number or its string), else None."""
+    value = entry.get("CheckType")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    text = str(value).strip()
+    return int(text) if text in ("1", "2") else None
+
+
+def _check_job_entry(raw: object, path: str, source: str) -> dict[str, Any]:
+    entry = _entry(raw, path, source)
+    if "CheckType" not in entry:
+        raise ConfigError(f"{source}: {path}.CheckType: missing (1 full or 2 incremental)")
+    if check_type_of(entry) is None:
+        raise ConfigError(
+            f"{source}: {path}.CheckType: expected 1 (full) or 2 (incremental), "
+            f"got {entry['CheckType']!r}"
+        )
+    return entry
+
+
+_Entry = Callable[[object, str, str], dict[str, Any]]
+
+
+def _lists(
+    value: object, section: str, key: str, what: str, parse: _Entry, source: str
+) -> dict[str, tuple[dict[str, Any], ...]]:
+    """A section mapping `key` (region, job id) to a list of entries."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{source}: dts_jobs: expected a mapping of region to DtsJobList entries, "
-            f"got {_type_name(value)}"
+            f"{source}: {section}: expected a mapping of {key} to {what}, got {type_name(value)}"
         )
-    regions: dict[str, tuple[dict[str, Any], ...]] = {}
-    for raw_region, entries in value.items():
-        path = f"dts_jobs.{raw_region}"
+    lists: dict[str, tuple[dict[str, Any], ...]] = {}
+    for raw_key, entries in value.items():
+        path = f"{section}.{raw_key}"
         listed = [] if entries is None else entries
         if not isinstance(listed, list):
             raise ConfigError(
-                f"{source}: {path}: expected a list of DtsJobList entries, got {_type_name(listed)}"
+                f"{source}: {path}: expected a list of {what}, got {type_name(listed)}"
             )
-        regions[str(raw_region)] = tuple(
-            _dts_job(entry, f"{path}[{index}]", source) for index, entry in enumerate(listed)
+        lists[str(raw_key)] = tuple(
+            parse(entry, f"{path}[{index}]", source) for index, entry in enumerate(listed)
         )
-    return regions
+    return lists
 
 
 def _number(value: object) -> float | None:
@@ -236,7 +248,7 @@ def _number(value: object) -> float | None:
 
 def _parse_fault(spec: object, path: str, source: str) -> Fault:
     if not isinstance(spec, dict):
-        raise ConfigError(f"{source}: {path}: expected a mapping, got {_type_name(spec)}")
+        raise ConfigError(f"{source}: {path}: expected a mapping, got {type_name(spec)}")
     unknown = sorted(str(key) for key in spec if key not in _FAULT_KEYS)
     if unknown:
         raise ConfigError(
@@ -302,7 +314,7 @@ def parse_faults(
         return {}
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{source}: {section}: expected a mapping of id to faults, got {_type_name(value)}"
+            f"{source}: {section}: expected a mapping of id to faults, got {type_name(value)}"
         )
     faults: dict[str, tuple[Fault, ...]] = {}
     for raw_id, specs in value.items():
@@ -316,7 +328,7 @@ def parse_faults(
         else:
             raise ConfigError(
                 f"{source}: {path}: expected a fault mapping or a list of them, "
-                f"got {_type_name(specs)}"
+                f"got {type_name(specs)}"
             )
     return faults
 
@@ -326,7 +338,7 @@ def parse_scenario(data: object, source: str) -> Scenario:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, "
-            f"got {_type_name(data)}"
+            f"got {type_name(data)}"
         )
     unknown = sorted(str(key) for key in data if key not in TOP_LEVEL_KEYS)
     if unknown:
@@ -334,10 +346,23 @@ def parse_scenario(data: object, source: str) -> Scenario:
             f"{source}: {unknown[0]}: unknown key (expected one of: {', '.join(TOP_LEVEL_KEYS)})"
         )
     return Scenario(
-        jobs=_bodies(data.get("jobs"), "jobs", source),
-        tasks=_bodies(data.get("tasks"), "tasks", source),
-        dts_jobs=_dts_jobs(data.get("dts_jobs"), source),
+        jobs=_bodies(data.get("jobs"), "jobs", source, _check_job),
+        tasks=_bodies(data.get("tasks"), "tasks", source, _check_task),
+        dts_jobs=_lists(
+            data.get("dts_jobs"), "dts_jobs", "region", "DtsJobList entries", _dts_job, source
+        ),
         faults=parse_faults(data.get("faults"), source),
+        dts_job_details=_bodies(
+            data.get("dts_job_details"), "dts_job_details", source, _check_detail
+        ),
+        check_jobs=_lists(
+            data.get("check_jobs"),
+            "check_jobs",
+            "DtsInstanceID",
+            "CheckJobs entries",
+            _check_job_entry,
+            source,
+        ),
     )
 
 

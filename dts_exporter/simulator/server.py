@@ -27,10 +27,12 @@ from dts_exporter.simulator import api
 from dts_exporter.simulator.admin import ADMIN_PREFIX, handle_admin
 from dts_exporter.simulator.auth import Authenticator, header_map
 from dts_exporter.simulator.calls import Reply, error_reply
+from dts_exporter.simulator.check_jobs import stored_check_jobs
 from dts_exporter.simulator.demo import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, demo_job_body
+from dts_exporter.simulator.demo_jobs import DEMO_REGION, demo_check_jobs, demo_dts_jobs
 from dts_exporter.simulator.demo_tasks import demo_task_body
-from dts_exporter.simulator.discovery import demo_dts_jobs
 from dts_exporter.simulator.identities import CredentialStore
+from dts_exporter.simulator.job_state import find_detail
 from dts_exporter.simulator.metadata import (
     CREDENTIALS_URI_PATH,
     METADATA_PREFIX,
@@ -149,6 +151,17 @@ class SimulatorServer(ThreadingHTTPServer):
         if self.scenario is not None:
             return self.scenario.dts_jobs.get(region, ())
         return demo_dts_jobs(region, self._clock(), self.elapsed())
+
+    def job_detail(self, instance_id: str, job_id: str) -> Mapping[str, Any] | None:
+        if self.scenario is not None:
+            entries = [entry for listed in self.scenario.dts_jobs.values() for entry in listed]
+            return find_detail(self.scenario.dts_job_details, entries, instance_id, job_id)
+        return find_detail({}, self.dts_jobs(DEMO_REGION), instance_id, job_id)
+
+    def check_jobs(self, instance_id: str | None) -> Sequence[Mapping[str, Any]]:
+        if self.scenario is not None:
+            return stored_check_jobs(self.scenario.check_jobs, instance_id)
+        return demo_check_jobs(instance_id, self._clock(), self.elapsed())
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
