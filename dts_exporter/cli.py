@@ -198,17 +198,18 @@ def check(config_path: str) -> None:
         _fail(str(exc))
     client = make_client(config, credentials)
     try:
-        rows = run_checks(config, client)
+        report = run_checks(config, client)
     finally:
         client.close()
     click.echo(
         f"endpoint: {client.endpoint}  region: {config.region}  "
         f"signature: {config.signature_version}  credentials: {credentials.name}"
     )
-    click.echo(format_table(rows))
-    failed = sum(not row.ok for row in rows)
-    click.echo(f"{len(rows) - failed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    click.echo(format_table(report.rows))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"{len(report.rows) - report.failed} passed, {report.failed} failed")
+    sys.exit(1 if report.failed or report.monitors_nothing else 0)
 
 
 demo_offset_option = click.option(

@@ -7,6 +7,7 @@ own families (see `dts_exporter.actions`); this module adds what every id has in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,8 +21,10 @@ from prometheus_client.core import Metric as Family
 
 from dts_exporter import __version__, actions, selfmetrics
 from dts_exporter.actions import dts_jobs
+from dts_exporter.actions.job_state import JobState
 from dts_exporter.base.families import DEFAULT_OPTIONS, Builder, Metric, Options
 from dts_exporter.base.records import Result
+from dts_exporter.config import JobConfig
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.snapshot import Snapshot
 
@@ -34,9 +37,18 @@ UP = Metric(
 )
 JOB_INFO = Metric(
     "dts_job_info",
-    "Monitored synchronization jobs; join on job_id for name, region, and (for discovered "
-    "jobs) status and engines.",
-    ("job_id", "name", "region", "status", "source_engine", "destination_engine"),
+    "Monitored synchronization jobs; join on job_id for name, region, class, engines and "
+    "the regions of both ends (from the job's state), and tag_<key> for tags_on_info.",
+    (
+        "job_id",
+        "name",
+        "region",
+        "job_class",
+        "source_engine",
+        "source_region",
+        "destination_engine",
+        "destination_region",
+    ),
 )
 LAST_REFRESH = Metric(
     "dts_last_refresh_timestamp_seconds",
@@ -68,12 +80,11 @@ BUILD_INFO = Metric(
 
 # Every metric the exporter exposes; the README's metric reference is checked against it.
 ALL_METRICS: tuple[Metric, ...] = (
-    *(metric for action in actions.PER_ID for metric in action.metrics),
+    *(metric for action in actions.ALL for metric in action.metrics),
     UP,
     LAST_REFRESH,
     LAST_SUCCESS,
     JOB_INFO,
-    *dts_jobs.JOB_METRICS,
     *selfmetrics.METRICS[:4],
     *dts_jobs.EXPORTER_METRICS,
     selfmetrics.RESPONSE_PROBLEMS,
@@ -82,7 +93,8 @@ ALL_METRICS: tuple[Metric, ...] = (
     BUILD_INFO,
 )
 
-_ACTIONS = {action.name: action for action in actions.PER_ID}
+_STATE_ACTIONS = frozenset(action.name for action in actions.JOB_STATE)
+_TAG_LABEL_RE = re.compile(r"[^A-Za-z0-9_]")
 
 
 def build_families(
@@ -90,7 +102,7 @@ def build_families(
 ) -> list[Family]:
     """Every family for the snapshot; without `stats` (a probe), no exporter counters."""
     b = Builder()
-    details = {found.job_id: found for found in snapshot.discovered}
+    info = _info_metric(options.info_tags)
     by_job: dict[str, list[Result[Any]]] = {}
     task_results: list[Result[Any]] = []
     for result in snapshot.results:
@@ -99,19 +111,10 @@ def build_families(
         else:
             by_job.setdefault(result.target.job_id, []).append(result)
     for job in snapshot.jobs:
-        found = details.get(job.id)
-        info = (
-            job.id,
-            job.name or (found.name if found else ""),
-            job.region or snapshot.region,
-            found.status if found else "",
-            found.source_engine if found else "",
-            found.destination_engine if found else "",
-        )
-        b.add(JOB_INFO, info, 1.0)
-        if found is not None:
-            dts_jobs.job_families(b, job.id, found)
-        for result in by_job.get(job.id, ()):
+        results = by_job.get(job.id, [])
+        state = next((r.record for r in results if r.action in _STATE_ACTIONS and r.record), None)
+        b.add(info, _info(job, state, snapshot.region, options.info_tags), 1.0)
+        for result in results:
             _result(b, result, options)
     for result in task_results:
         _result(b, result, options)
@@ -123,13 +126,43 @@ def build_families(
     return families
 
 
+def _info_metric(tags: tuple[str, ...]) -> Metric:
+    """dts_job_info with a tag_<key> label per tag key asked for (the first of keys that
+    sanitize alike)."""
+    labels = dict.fromkeys(f"tag_{_TAG_LABEL_RE.sub('_', key)}" for key in tags)
+    return replace(JOB_INFO, labels=(*JOB_INFO.labels, *labels))
+
+
+def _info(
+    job: JobConfig, state: JobState | None, region: str, tags: tuple[str, ...]
+) -> tuple[str, ...]:
+    values = {key: value for key, value in (state.tags if state else ())}
+    seen = dict.fromkeys(_TAG_LABEL_RE.sub("_", key) for key in tags)
+    chosen = {sanitized: "" for sanitized in seen}
+    for key in tags:
+        sanitized = _TAG_LABEL_RE.sub("_", key)
+        if not chosen[sanitized]:
+            chosen[sanitized] = values.get(key, "")
+    return (
+        job.id,
+        job.name or (state.name if state else ""),
+        job.region or region,
+        state.job_class if state else "",
+        state.source_engine if state else "",
+        state.source_region if state else "",
+        state.destination_engine if state else "",
+        state.destination_region if state else "",
+        *chosen.values(),
+    )
+
+
 def _result(b: Builder, result: Result[Any], options: Options) -> None:
     ids = (result.action, result.target.job_id, result.target.task_id)
     b.add(UP, ids, float(result.error is None))
     b.add(LAST_REFRESH, ids, result.refreshed_at)
     b.add(LAST_SUCCESS, ids, result.last_success)
     if result.record is not None:
-        _ACTIONS[result.action].families(b, result.target, result.record, options)
+        actions.BY_NAME[result.action].families(b, result.target, result.record, options)
 
 
 def _exporter(b: Builder, snapshot: Snapshot, stats: ApiStats | None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dts_exporter.actions.dts_jobs import DiscoveredJob
 from dts_exporter.base.records import Result
 from dts_exporter.config import JobConfig
 
@@ -27,6 +26,5 @@ class Snapshot:
     jobs: tuple[JobConfig, ...]  # the monitored jobs, configured then discovered
     results: tuple[Result[Any], ...]  # per job and job-level action, then per task
     duration_seconds: float
-    discovered: tuple[DiscoveredJob, ...] = ()  # what DescribeDtsJobs says of each job
     discovery: tuple[DiscoveryResult, ...] = ()
     calls_saved: int = 0  # ids whose settled data was reused instead of called

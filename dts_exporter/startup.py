@@ -206,6 +206,7 @@ def build_exporter(
     options = Options(
         table_metrics=config.table_metrics,
         max_table_series_per_job=config.max_table_series_per_job,
+        info_tags=config.tags_on_info,
     )
     collector = DtsCollector(collection, stats, options=options, cache_seconds=config.cache_seconds)
     prober = Prober(collection, config.jobs, options=options, cache_seconds=config.cache_seconds)

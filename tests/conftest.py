@@ -91,6 +91,25 @@ def make_tables(count: int, *, db: str = "shop", status: str = "Migrating") -> l
     ]
 
 
+def job_list(*job_ids: str, region: str = "cn-hangzhou") -> dict[str, list[dict[str, Any]]]:
+    """A scenario's `dts_jobs`: each id listed as a running synchronization job, as a real
+    account lists every job the exporter monitors."""
+    return {
+        region: [
+            {
+                "DtsInstanceID": job_id,
+                "DtsJobId": f"job-{job_id}",
+                "DtsJobName": job_id,
+                "JobType": "SYNC",
+                "Status": "Synchronizing",
+                "Delay": 1,
+                "Checkpoint": "1790000000",
+            }
+            for job_id in job_ids
+        ]
+    }
+
+
 def write_scenario(tmp_path: Path, scenario: dict[str, Any]) -> Path:
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
@@ -157,6 +176,16 @@ class Scrape:
 
     def get(self, metric: str, /, **labels: str) -> float | None:
         return self.values.get((metric, frozenset(labels.items())))
+
+
+# dts_job_info's labels for a job whose state was not read (only its config is known).
+BLANK_INFO = {
+    "job_class": "",
+    "source_engine": "",
+    "source_region": "",
+    "destination_engine": "",
+    "destination_region": "",
+}
 
 
 def make_snapshot(

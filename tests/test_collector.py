@@ -25,7 +25,7 @@ from dts_exporter.simulator import SimulatorServer
 from dts_exporter.simulator.scenario import Fault
 from dts_exporter.startup import Exporter, build_exporter
 from dts_exporter.wire.client import DtsClient
-from tests.conftest import DEMO_CREDS, Scrape, load_fixture, make_tables, start_scenario
+from tests.conftest import DEMO_CREDS, Scrape, job_list, load_fixture, make_tables, start_scenario
 
 
 @pytest.fixture
@@ -42,6 +42,7 @@ def sim(tmp_path: Path) -> Iterator[SimulatorServer]:
             "taskgood": load_fixture("describe_modify_status.json"),
             "taskbroken": {"Status": "Migrating"},
         },
+        "dts_jobs": job_list("dtsgood", "dtsbig", "dtspage2", "dtsslow", "dtsthrottled"),
         "faults": {
             "dtspage2": [{"kind": "internal_error", "pages": [2]}],
             "dtsslow": [{"kind": "latency", "seconds": 3}],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from dts_exporter.actions import NAMES, dts_jobs
 from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
+from dts_exporter.check import DISCOVERED_CHECKED, run_checks
 from dts_exporter.collection.discovery import Discovery
 from dts_exporter.config import Config, DiscoveryConfig, JobConfig
 from dts_exporter.selfmetrics import ApiStats
@@ -75,18 +77,25 @@ def test_discovery_pages_filters_and_merges(sim: SimulatorServer) -> None:
         jobs = info(data)
         prod = {f"dtsi{i:04d}" for i in range(130) if i % 2} | {"dtsi0500"}
         assert set(jobs) == prod | {"dtsstatic"}  # the MIGRATION job is not a sync job
-        assert sim.request_counts()["DescribeDtsJobs"] == 3  # two pages of 100 + one region
+        # discovery: 130 jobs in pages of 30 (5 calls) + 1 page in cn-shanghai; job state:
+        # the 66 monitored jobs of cn-hangzhou 30 ids a call (3) + 1 in cn-shanghai
+        counts = sim.request_counts()
+        assert counts["DescribeDtsJobs"] == 6 + 4
+        assert counts["DescribeDtsJobDetail"] == 1  # dtsstatic: not a listed job
         assert data.get("dts_exporter_discovered_jobs", region="cn-hangzhou") == 65
         assert data.get("dts_exporter_discovered_jobs", region="cn-shanghai") == 1
-        # discovered: status, engines, region, delay (seconds for SYNC), checkpoint
+        # discovered: engines and regions, status, delay (seconds for SYNC), checkpoint
         assert jobs["dtsi0003"] == {
             "job_id": "dtsi0003",
             "name": "prod-3",
             "region": "cn-hangzhou",
-            "status": "Synchronizing",
+            "job_class": "",
             "source_engine": "MySQL",
+            "source_region": "cn-hangzhou",
             "destination_engine": "PolarDB",
+            "destination_region": "cn-hangzhou",
         }
+        assert data.get("dts_job_status", job_id="dtsi0003", status="Synchronizing") == 1
         assert jobs["dtsi0500"]["region"] == "cn-shanghai"
         assert data.get("dts_job_delay_seconds", job_id="dtsi0003") == 7
         assert data.get("dts_job_checkpoint_timestamp_seconds", job_id="dtsi0003") == 1_790_000_003
@@ -111,7 +120,7 @@ def test_a_failed_refresh_keeps_the_last_list(sim: SimulatorServer) -> None:
         assert len(first.jobs) == 130 and first.last_success is not None
         now[0] += 100  # not due: no call
         discovery.regions()
-        assert sim.request_counts()["DescribeDtsJobs"] == 2
+        assert sim.request_counts()["DescribeDtsJobs"] == 5  # 130 jobs, 30 a page
         sim.set_faults({"DescribeDtsJobs": [Fault(kind="internal_error")]})
         now[0] += 300  # due: the refresh fails, the list stays
         (kept,) = discovery.regions()
@@ -124,20 +133,19 @@ def test_a_failed_refresh_keeps_the_last_list(sim: SimulatorServer) -> None:
         client.close()
 
 
-def test_the_delay_unit_depends_on_the_job_type() -> None:
+def test_only_synchronization_jobs_count_and_their_delay_is_in_seconds() -> None:
     body = {
         "TotalRecordCount": 2,
         "DtsJobList": [
-            {"DtsInstanceID": "a", "JobType": "MIGRATION", "Delay": 1500},
+            {"DtsInstanceID": "a", "JobType": "MIGRATION", "Delay": 1500},  # ms: left out
             {"DtsInstanceID": "b", "JobType": "SYNC", "Delay": "1500"},
-            {"DtsJobId": "no-instance-id", "JobType": "SYNC"},
+            {"DtsJobId": "no-instance-id", "JobType": "sync"},
             {"JobType": "SYNC"},
         ],
     }
     listed = dts_jobs.parse(body, "cn-hangzhou")
     assert listed.total == 2
     assert [(j.job_id, j.delay_seconds) for j in listed.jobs] == [
-        ("a", 1.5),
         ("b", 1500.0),
         ("no-instance-id", None),
     ]
@@ -160,9 +168,65 @@ def test_unusable_fields_in_the_job_list_are_counted(tmp_path: Path) -> None:
     e = build_exporter(config, DEMO_CREDS)
     try:
         data = Scrape(e.registry)
-        assert data.get("dts_exporter_response_problems_total", action="DescribeDtsJobs") == 2
+        # two unusable fields, in two answers: discovery's list and the jobs' state
+        assert data.get("dts_exporter_response_problems_total", action="DescribeDtsJobs") == 4
         assert data.get("dts_job_delay_seconds", job_id="dtsi0007") is None  # never invented
         assert data.get("dts_job_delay_seconds", job_id="dtsi0008") == 7
     finally:
         e.close()
         sim.close()
+
+
+def test_check_tests_discovered_jobs_and_says_how_many_it_left(sim: SimulatorServer) -> None:
+    config = Config(
+        region="cn-hangzhou",
+        endpoint=sim.url,
+        jobs=(),
+        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), name_pattern="^prod-"),
+        max_requests_per_second=0,
+    )
+    client = make_client(config, DEMO_CREDS)
+    try:
+        report = run_checks(config, client)
+    finally:
+        client.close()
+    checked = {row.id for row in report.rows if row.action == INIT}
+    assert len(checked) == DISCOVERED_CHECKED
+    assert {row.action for row in report.rows} >= {
+        "DescribeDtsJobs",
+        INIT,
+        "DescribeCheckJobs",
+    }
+    assert report.notes == [
+        f"checked the first {DISCOVERED_CHECKED} of 65 discovered job(s) in cn-hangzhou; "
+        "the others are called the same way"
+    ]
+    assert not report.monitors_nothing
+
+
+def test_a_config_that_monitors_nothing_says_why(
+    sim: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = Config(
+        region="cn-hangzhou",
+        endpoint=sim.url,
+        jobs=(),
+        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), name_pattern="^nope"),
+        max_requests_per_second=0,
+    )
+    client = make_client(config, DEMO_CREDS)
+    try:
+        report = run_checks(config, client)
+    finally:
+        client.close()
+    why = "name_pattern '^nope' matched none of the 130 synchronization job(s) in cn-hangzhou"
+    assert report.monitors_nothing and report.notes == [f"monitors nothing: {why}"]
+    e = build_exporter(config, DEMO_CREDS)
+    try:
+        with caplog.at_level(logging.INFO, logger="dts_exporter"):
+            Scrape(e.registry)
+            Scrape(e.registry)
+        said = [r.getMessage() for r in caplog.records if "monitoring nothing" in r.getMessage()]
+        assert said == [f'monitoring nothing reason="no jobs are configured and {why}"']
+    finally:
+        e.close()

@@ -15,7 +15,7 @@ import yaml
 from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.simulator import DEMO_ACCESS_KEY_SECRET, DEMO_JOBS, FAULT_KINDS
-from tests.conftest import DEMO_ENV, Scrape, load_fixture, make_tables
+from tests.conftest import BLANK_INFO, DEMO_ENV, Scrape, job_list, load_fixture, make_tables
 from tests.procs import Process, free_port, run_cli
 
 pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
@@ -50,6 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     scenario = {
         "jobs": jobs,
         "tasks": {"taskgood": load_fixture("describe_modify_status.json")},
+        "dts_jobs": job_list(*jobs),
         "faults": {job_id: [fault] for job_id, (fault, _) in FAULTS.items()},
     }
     (tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
@@ -115,7 +116,7 @@ def test_metrics_over_http(stack: tuple[str, Path]) -> None:
         )
         == -12
     )
-    info = {"status": "", "source_engine": "", "destination_engine": ""}
+    info = BLANK_INFO
     assert (
         data.get("dts_job_info", job_id="dtsgood", name="orders", region="cn-hangzhou", **info) == 1
     )
@@ -180,7 +181,10 @@ def test_check_command_reports_each_id(stack: tuple[str, Path]) -> None:
         line.startswith("dtsthrottling ") and "FAILED" in line and "Throttling.User" in line
         for line in lines
     )
-    assert f"{2 + 1} passed, {len(FAULTS)} failed" in result.stdout
+    # per job: its initialization, its state, its verification; per task: its status. The
+    # faults hit each faulty job's initialization only.
+    passed = 3 + 1 + 3 + 2 * len(FAULTS)
+    assert f"{passed} passed, {len(FAULTS)} failed" in result.stdout
     assert DEMO_ACCESS_KEY_SECRET not in result.stdout + result.stderr
 
 
@@ -191,7 +195,7 @@ def test_check_exits_zero_when_all_succeed(stack: tuple[str, Path]) -> None:
     (tmp / "healthy.yaml").write_text(yaml.safe_dump(config))
     result = run_cli(["check", "--config", str(tmp / "healthy.yaml")], env=DEMO_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed, 0 failed" in result.stdout
+    assert "7 passed, 0 failed" in result.stdout
 
 
 def test_demo_command_serves_the_built_in_scenario(tmp_path: Path) -> None:
@@ -204,6 +208,27 @@ def test_demo_command_serves_the_built_in_scenario(tmp_path: Path) -> None:
             assert data.get("dts_up", action=INIT, job_id=job.job_id, task_id="") == 1
             for task in job.task_ids:
                 assert data.get("dts_up", action=MODIFY, job_id=job.job_id, task_id=task) == 1
+        # The demo's config lists its jobs statically (no discovery): each job's own state
+        for job in DEMO_JOBS:
+            one = {"job_id": job.job_id}
+            assert data.get("dts_up", action="DescribeDtsJobs", task_id="", **one) == 1
+            assert data.get("dts_job_delay_seconds", **one) is not None
+            assert data.get("dts_job_checkpoint_timestamp_seconds", **one) is not None
+            assert data.get("dts_job_records_per_second", **one) is not None
+            assert data.get("dts_job_bytes_per_second", **one) is not None
+            assert data.get("dts_job_retrying", **one) is not None
+            assert data.get("dts_up", action="DescribeCheckJobs", task_id="", **one) == 1
+        billing, catalog, analytics = DEMO_JOBS[1].job_id, DEMO_JOBS[2].job_id, DEMO_JOBS[3].job_id
+        assert data.get("dts_job_status", job_id=billing, status="Retrying") == 1
+        assert data.get("dts_job_retrying", job_id=billing) == 1
+        assert data.get("dts_job_error", job_id=billing, code="DTS-070212") == 1
+        assert data.get("dts_job_status", job_id=analytics, status="Suspending") == 1
+        diff = [
+            value
+            for (name, labels), value in data.values.items()
+            if name == "dts_data_verification_diff_rows" and dict(labels)["job_id"] == catalog
+        ]
+        assert diff == [3]
         assert f"http://127.0.0.1:{port}/metrics" in demo.output()
     finally:
         assert demo.stop() == 0

@@ -15,7 +15,7 @@ from dts_exporter.base.errors import DtsApiError
 from dts_exporter.config import JobConfig
 from dts_exporter.exposition import build_families
 from dts_exporter.selfmetrics import ApiStats
-from tests.conftest import StaticCollector, make_snapshot
+from tests.conftest import BLANK_INFO, StaticCollector, make_snapshot
 
 
 def registry_for(
@@ -64,9 +64,7 @@ def test_sample_job_values(init_body: dict[str, Any]) -> None:
                 "job_id": "j1",
                 "name": "name-j1",
                 "region": "cn-hangzhou",
-                "status": "",
-                "source_engine": "",
-                "destination_engine": "",
+                **BLANK_INFO,
             },
         )
         == 1
@@ -288,9 +286,7 @@ def test_failed_ids_read_up_zero_and_export_no_data(init_body: dict[str, Any]) -
                 "job_id": "bad",
                 "name": "",
                 "region": "cn-hangzhou",
-                "status": "",
-                "source_engine": "",
-                "destination_engine": "",
+                **BLANK_INFO,
             },
         )
         == 1

@@ -18,7 +18,7 @@ import yaml
 
 from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET
-from tests.conftest import DEMO_ENV, Scrape, make_tables
+from tests.conftest import DEMO_ENV, Scrape, job_list, make_tables
 from tests.procs import Process, free_port, run_cli
 
 pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow  # starts the simulator and exporters as processes
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[str]:
     scenario = {
-        "jobs": {name: {"DataInitializationDetails": make_tables(2)} for name in ("dtsa", "dtsb")}
+        "jobs": {name: {"DataInitializationDetails": make_tables(2)} for name in ("dtsa", "dtsb")},
+        "dts_jobs": job_list("dtsa", "dtsb"),
     }
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     port = free_port()

@@ -16,12 +16,12 @@ from prometheus_client import generate_latest
 from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
 from dts_exporter.base.api import DESCRIBE_MODIFY_STATUS as MODIFY
 from dts_exporter.collection.targets import shard_of
-from dts_exporter.config import Config, JobConfig
+from dts_exporter.config import Config, JobConfig, JobStatusConfig, VerificationConfig
 from dts_exporter.simulator import SimulatorServer
 from dts_exporter.simulator.scenario import Fault
 from dts_exporter.startup import Exporter, build_exporter
 from dts_exporter.web import ExporterServer
-from tests.conftest import DEMO_CREDS, Scrape, make_tables, start_scenario
+from tests.conftest import BLANK_INFO, DEMO_CREDS, Scrape, make_tables, start_scenario
 from tests.procs import run_cli
 
 
@@ -245,9 +245,7 @@ def test_probe_endpoint(sim: SimulatorServer) -> None:
         info = {
             "name": "done job",
             "region": "cn-hangzhou",
-            "status": "",
-            "source_engine": "",
-            "destination_engine": "",
+            **BLANK_INFO,
         }
         assert data.get("dts_job_info", job_id="dtsdone", **info) == 1
         as_target = Scrape.from_text(requests.get(f"{base}/probe?target=dtsbusy", timeout=10).text)
@@ -308,14 +306,84 @@ def test_shard_options_are_validated(tmp_path: Path, args: list[str], message: s
 def test_series_per_job_match_the_readme_table(
     sim: SimulatorServer, setting: str, expected: int
 ) -> None:
-    """dtsmixed: 10 tables (6 unfinished), no schema objects (K=0), no failures."""
-    e = make(sim, [JobConfig("dtsmixed")], table_metrics=setting)
+    """dtsmixed: 10 tables (6 unfinished), no schema objects (K=0), no failures; the job's
+    own state and verification are counted by the next test."""
+    e = make(
+        sim,
+        [JobConfig("dtsmixed")],
+        table_metrics=setting,
+        job_status=JobStatusConfig(enabled=False),
+        verification=VerificationConfig(enabled=False),
+    )
     try:
         data = Scrape(e.registry)
         series = [labels for (_, labels) in data.values if dict(labels).get("job_id") == "dtsmixed"]
         assert len(series) == expected
     finally:
         e.close()
+
+
+def test_series_of_job_state_and_verification_match_the_readme_table(tmp_path: Path) -> None:
+    """33 + 5 per verification kind (+1 while retrying, +1 per error code) for the state,
+    3 + 4 per check job for verification: here 2 kinds, retrying, 1 code, 1 check job."""
+    entry = {
+        "DtsInstanceID": "dtsstate",
+        "JobType": "SYNC",
+        "Status": "Retrying",
+        "Delay": 5,
+        "Checkpoint": 1_790_000_000,
+        "Performance": {"Rps": "1", "Flow": "1"},
+        "RetryState": {
+            "Retrying": True,
+            "RetryCount": 1,
+            "RetryTime": 1,
+            "MaxRetryTime": 60,
+            "RetryTarget": "destDB",
+            "Module": "03",
+        },
+        "ErrorDetails": [{"ErrorCode": "DTS-31009"}],
+        "FullDataCheckStatus": {"Status": "Finished", "Percent": "100"},
+        "IncDataCheckStatus": {"Status": "Checking", "Percent": "10"},
+        "CpuUsage": "1",
+        "MemUsage": "1",
+        "DuUsage": "1",
+        "MaxDu": "4",
+        "ExpireTime": "2030-01-01T00:00:00Z",
+    }
+    check = {"DtsInstanceID": "dtsstate", "CheckType": 1, "Status": 0, "DiffCount": 0}
+    check.update({"FinishCount": 10, "TotalCount": 10})
+    scenario = {
+        "jobs": {"dtsstate": {"DataInitializationDetails": []}},
+        "dts_jobs": {"cn-hangzhou": [entry]},
+        "check_jobs": {"dtsstate": [{**check, "JobStepId": "s1"}]},
+    }
+    server = start_scenario(tmp_path, scenario)
+    e = make(server, [JobConfig("dtsstate")])
+    try:
+        data = Scrape(e.registry)
+        state = [
+            name
+            for (name, labels) in data.values
+            if dict(labels).get("job_id") == "dtsstate"
+            and (
+                (name.startswith("dts_job_") and name != "dts_job_info")
+                or dict(labels).get("action") == "DescribeDtsJobs"
+            )
+        ]
+        assert len(state) == 33 + 5 * 2 + 1 + 1
+        checks = [
+            name
+            for (name, labels) in data.values
+            if dict(labels).get("job_id") == "dtsstate"
+            and (
+                name.startswith("dts_data_verification_")
+                or dict(labels).get("action") == "DescribeCheckJobs"
+            )
+        ]
+        assert len(checks) == 3 + 4 * 1
+    finally:
+        e.close()
+        server.close()
 
 
 def test_series_per_task_match_the_readme_table(tmp_path: Path) -> None:

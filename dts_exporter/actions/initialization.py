@@ -90,6 +90,7 @@ def request(
 
     def page(number: int) -> Mapping[str, Any]:
         params = {"SynchronizationJobId": job_id, "PageSize": str(PAGE_SIZE)}
+        params["RegionId"] = region or client.region
         params["PageNum"] = str(number)
         return client.call(NAME, params, region=region, deadline=deadline)
 

@@ -68,7 +68,8 @@ class ModifyStatus:
 def request(
     client: DtsClient, task_id: str, *, region: str | None = None, deadline: float | None = None
 ) -> dict[str, Any]:
-    return client.call(NAME, {"TaskId": task_id}, region=region, deadline=deadline)
+    params = {"TaskId": task_id, "RegionId": region or client.region}
+    return client.call(NAME, params, region=region, deadline=deadline)
 
 
 def fetch(client: DtsClient, target: Target, deadline: float | None) -> ModifyStatus:
@@ -110,16 +111,26 @@ def parse(body: Mapping[str, Any]) -> ModifyStatus:
     )
 
 
+# What each stage's object carries beyond Status and Percent (the response model).
+_STAGE_FIELDS = {
+    "PrecheckStatus": (),  # its errors are per check item (Detail[])
+    "StructureInitializationStatus": ("Progress", "ErrorMessage"),
+    "DataInitializationStatus": ("Progress", "ErrorMessage"),
+    "DataSynchronizationStatus": ("Delay", "ErrorMessage"),
+}
+
+
 def _stage(raw: Mapping[str, Any] | None, where: str, problems: list[str]) -> Stage | None:
     if raw is None:
         return None
     f = Fields(raw, where, problems)
+    has = _STAGE_FIELDS[where]
     return Stage(
         status=f.status("Status") if f.text("Status") else None,
         percent=f.number("Percent"),
-        progress=f.number("Progress"),
-        delay_seconds=f.number("Delay"),
-        error_message=f.text("ErrorMessage"),
+        progress=f.number("Progress") if "Progress" in has else None,
+        delay_seconds=f.number("Delay") if "Delay" in has else None,
+        error_message=f.text("ErrorMessage") if "ErrorMessage" in has else "",
     )
 
 

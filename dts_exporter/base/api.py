@@ -13,6 +13,8 @@ API_VERSION = "2020-01-01"
 DESCRIBE_INITIALIZATION_STATUS = "DescribeInitializationStatus"
 DESCRIBE_MODIFY_STATUS = "DescribeSynchronizationObjectModifyStatus"
 DESCRIBE_DTS_JOBS = "DescribeDtsJobs"
+DESCRIBE_DTS_JOB_DETAIL = "DescribeDtsJobDetail"
+DESCRIBE_CHECK_JOBS = "DescribeCheckJobs"
 
 # A region id such as cn-hangzhou or ap-southeast-1.
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")

@@ -33,6 +33,7 @@ class Options:
 
     table_metrics: TableMetrics = "all"
     max_table_series_per_job: int = 0  # 0: no cap
+    info_tags: tuple[str, ...] = ()  # tag keys that label dts_job_info
     note: str = ""
 
 

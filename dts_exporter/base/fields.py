@@ -120,6 +120,18 @@ class Fields:
             return "Other"
         return value
 
+    def flag(self, key: str) -> bool | None:
+        """A boolean, as JSON's true/false or the strings "true"/"false"."""
+        value = self.entry.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        self.problems.append(f"{self.where}.{key}: {describe_kind(value)} is not true or false")
+        return None
+
     def number(self, key: str) -> float | None:
         value = self.entry.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):

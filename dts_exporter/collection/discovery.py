@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dts_exporter.actions import dts_jobs
-from dts_exporter.actions.dts_jobs import DiscoveredJob
+from dts_exporter.actions.job_state import JobState
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.base.logfmt import quote
 from dts_exporter.config import DiscoveryConfig
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RegionState:
     region: str
-    jobs: tuple[DiscoveredJob, ...]
+    jobs: tuple[JobState, ...]
     last_success: float | None  # wall-clock time of the last good refresh
+    listed: int = 0  # jobs the region listed, before name_pattern
 
 
 class Discovery:
@@ -49,6 +50,7 @@ class Discovery:
         self._clock = clock
         self._wall = wall_clock
         self._pattern = re.compile(config.name_pattern) if config.name_pattern else None
+        self._tags = [(key, value) for key, _, value in (t.partition("=") for t in config.tags)]
         self._lock = threading.Lock()
         self._states = {r: RegionState(r, (), None) for r in config.regions}
         self._next_refresh = dict.fromkeys(config.regions, 0.0)
@@ -62,15 +64,30 @@ class Discovery:
                     self._refresh(region, deadline)
             return [self._filtered(self._states[r]) for r in self._config.regions]
 
+    def why_nothing(self, states: list[RegionState]) -> str:
+        """Why these regions give no job to monitor, in words."""
+        listed = sum(state.listed for state in states)
+        regions = ", ".join(state.region for state in states)
+        failing = [state.region for state in states if state.last_success is None]
+        if failing:
+            return f"discovery has not listed {', '.join(failing)} yet (see the failure logged)"
+        if listed == 0:
+            tags = f" with tags {', '.join(self._config.tags)}" if self._config.tags else ""
+            return f"discovery found no synchronization job{tags} in {regions}"
+        return (
+            f"name_pattern {self._config.name_pattern!r} matched none of the {listed} "
+            f"synchronization job(s) in {regions}"
+        )
+
     def _filtered(self, state: RegionState) -> RegionState:
         if self._pattern is None:
             return state
         jobs = tuple(j for j in state.jobs if self._pattern.search(j.name))
-        return RegionState(state.region, jobs, state.last_success)
+        return RegionState(state.region, jobs, state.last_success, len(state.jobs))
 
     def _refresh(self, region: str, deadline: float | None) -> None:
         try:
-            listed = dts_jobs.fetch(self._client, region, deadline)
+            listed = dts_jobs.fetch(self._client, region, tags=self._tags, deadline=deadline)
         except DtsApiError as exc:
             if self._raise:
                 raise
@@ -99,5 +116,5 @@ class Discovery:
         if region in self._failing:
             log.info("discovery recovered region=%s jobs=%d", region, len(listed.jobs))
             del self._failing[region]
-        self._states[region] = RegionState(region, listed.jobs, self._wall())
+        self._states[region] = RegionState(region, listed.jobs, self._wall(), len(listed.jobs))
         self._next_refresh[region] = self._clock() + self._config.refresh_seconds

@@ -1,7 +1,9 @@
 """One collection: every action for every selected id, concurrently, within the deadline.
 
-It reads as it runs: targets -> reuse a settled result or submit a call -> wait until the
-deadline -> record history -> log transitions -> snapshot. `run()` never raises.
+It reads as it runs: targets -> reuse a result that is not due or submit a call -> wait
+until the deadline -> record history -> log transitions -> snapshot. The jobs' own state
+is asked 30 jobs per call per region (`jobstate`); the rest once per id. `run()` never
+raises.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from dts_exporter import actions
+from dts_exporter.actions import check_jobs, dts_job_detail, dts_jobs
 from dts_exporter.actions.spec import Action
 from dts_exporter.base import errors
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.base.records import Result, Target
 from dts_exporter.collection.history import History
+from dts_exporter.collection.jobstate import JobStateCalls
 from dts_exporter.collection.statelog import StateLog
 from dts_exporter.collection.targets import Selection, Targets
 from dts_exporter.config import Config, JobConfig
@@ -59,6 +63,18 @@ class Collection:
         self._pool = ThreadPoolExecutor(
             max_workers=config.concurrency, thread_name_prefix="dts-api"
         )
+        # How often each action is due; 0: on every collection.
+        self._intervals = {
+            check_jobs.NAME: config.verification.refresh_seconds,
+            dts_jobs.NAME: config.job_status.refresh_seconds,
+            dts_job_detail.NAME: config.job_status.refresh_seconds,
+        }
+        self._job_actions = tuple(
+            a
+            for a in actions.PER_ID
+            if a.scope == "job" and (a.name != check_jobs.NAME or config.verification.enabled)
+        )
+        self._task_actions = tuple(a for a in actions.PER_ID if a.scope == "task")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -68,8 +84,8 @@ class Collection:
         self, timeout: float | None = None, jobs: Sequence[JobConfig] | None = None
     ) -> Snapshot:
         """Collect every id (or just `jobs`, for a probe) within `timeout`, capped by
-        scrape_timeout_seconds. Settled ids are re-checked only every
-        settled_refresh_seconds; their last values are reused in between."""
+        scrape_timeout_seconds. Ids not due (settled, or on a slower cadence) keep their
+        last values until they are."""
         started = self._clock()
         budget = self._config.scrape_timeout_seconds
         if timeout is not None:
@@ -79,28 +95,31 @@ class Collection:
         # ends as a counted Timeout within this scrape rather than after it.
         call_deadline = deadline - min(0.25, 0.1 * budget)
         probe = jobs is not None
-        selection = (
-            Selection(tuple(jobs)) if jobs is not None else self._targets.select(call_deadline)
-        )
+        if jobs is not None:
+            selection = Selection(tuple(jobs))
+        else:
+            selection = self._targets.select(call_deadline)
 
-        calls = _calls(selection.jobs)
-        reused: list[Result[Any] | None] = [self.history.reusable(_key(c)) for c in calls]
+        states = self._job_states(selection.jobs, call_deadline)
+        calls = self._calls(selection.jobs)
+        reused = [self._reusable(action, target) for action, target in calls]
         futures: list[Future[Result[Any]] | None] = [
-            None
-            if old is not None
-            else self._pool.submit(self._fetch, action, target, call_deadline)
-            for old, (action, target) in zip(reused, calls, strict=True)
+            None if old is not None else self._pool.submit(self._fetch, *call, call_deadline)
+            for old, call in zip(reused, calls, strict=True)
         ]
-        pending = [f for f in futures if f is not None]
+        states.follow_up(deadline)
+        pending = [f for f in futures if f is not None] + states.pending()
         _, not_done = wait(pending, timeout=max(0.0, deadline - self._clock()))
         for straggler in not_done:
             straggler.cancel()  # still queued: no point calling the API after the scrape
 
         late = DtsApiError(errors.TIMEOUT, f"not done within the scrape's {budget:g}s")
         results: list[Result[Any]] = []
+        saved = 0
         for (action, target), old, future in zip(calls, reused, futures, strict=True):
             if old is not None:
                 result = self.history.record(old, settled=True, reused=True)
+                saved += bool(old.record is not None and action.settled(old.record))
             elif future is not None and future.done() and not future.cancelled():
                 fresh = future.result()
                 settled = fresh.record is not None and action.settled(fresh.record)
@@ -110,6 +129,9 @@ class Collection:
                     Result(action.name, target, None, late), settled=False, reused=False
                 )
             results.append(result)
+        for state, was_reused in states.results(late):
+            results.append(self.history.record(state, settled=False, reused=was_reused))
+        results = _in_order(results, selection.jobs)
 
         keys = [r.key for r in results]
         if probe:
@@ -124,10 +146,43 @@ class Collection:
             jobs=selection.jobs,
             results=tuple(results),
             duration_seconds=self._clock() - started,
-            discovered=selection.discovered,
             discovery=selection.discovery,
-            calls_saved=sum(old is not None for old in reused),
+            calls_saved=saved,
         )
+
+    def _calls(self, jobs: Sequence[JobConfig]) -> list[Call]:
+        """Job-level actions for every job, then task-level ones for every task."""
+        calls: list[Call] = []
+        for job in jobs:
+            target = Target(job.id, region=job.region)
+            calls.extend((action, target) for action in self._job_actions)
+        for job in jobs:
+            for task_id in job.modify_tasks:
+                target = Target(job.id, task_id, job.region)
+                calls.extend((action, target) for action in self._task_actions)
+        return calls
+
+    def _reusable(self, action: Action[Any], target: Target) -> Result[Any] | None:
+        key = (action.name, target.job_id, target.task_id)
+        return self.history.reusable(key, self._intervals.get(action.name, 0.0))
+
+    def _job_states(self, jobs: Sequence[JobConfig], deadline: float) -> JobStateCalls:
+        """Submit the calls for the jobs' own state (none when job_status is off)."""
+        wanted = jobs if self._config.job_status.enabled else ()
+        states = JobStateCalls(
+            self._pool,
+            self._client,
+            self._config.region,
+            reuse=lambda target: (
+                self._reusable(dts_jobs.ACTION, target)
+                or self._reusable(dts_job_detail.ACTION, target)
+            ),
+            fetch=self._fetch,
+            note=self.note,
+            wall_clock=self._wall,
+        )
+        states.submit(wanted, deadline)
+        return states
 
     def _fetch(self, action: Action[Any], target: Target, deadline: float) -> Result[Any]:
         """One action for one id, in a worker thread: a result, never an exception."""
@@ -145,28 +200,22 @@ class Collection:
             )
             error = DtsApiError(errors.UNKNOWN_ERROR, repr(exc), action=action.name)
             return Result(action.name, target, None, error)
+        self.note(action, target, record)
+        return Result(action.name, target, record, None, self._wall())
+
+    def note(self, action: Action[Any], target: Target, record: Any) -> None:
+        """Count and log (on change) what an answer had that was unusable or worth a line."""
         key = (action.name, target.job_id, target.task_id)
         if record.problems:
             self._stats.add_problems(action.name, len(record.problems))
         self.log.notes(key, "unusable fields skipped", record.problems)
         for kind, notes in action.notes(record):
             self.log.notes(key, kind, notes)
-        return Result(action.name, target, record, None, self._wall())
 
 
-def _calls(jobs: Sequence[JobConfig]) -> list[Call]:
-    """Job-level actions for every job, then task-level ones for every task."""
-    calls: list[Call] = []
-    for job in jobs:
-        target = Target(job.id, region=job.region)
-        calls.extend((action, target) for action in actions.JOB_ACTIONS)
-    for job in jobs:
-        for task_id in job.modify_tasks:
-            target = Target(job.id, task_id, job.region)
-            calls.extend((action, target) for action in actions.TASK_ACTIONS)
-    return calls
-
-
-def _key(call: Call) -> tuple[str, str, str]:
-    action, target = call
-    return (action.name, target.job_id, target.task_id)
+def _in_order(results: list[Result[Any]], jobs: Sequence[JobConfig]) -> list[Result[Any]]:
+    """Per job its job-level results, then every task's: the order of the exposition."""
+    rank = {job.id: index for index, job in enumerate(jobs)}
+    return sorted(
+        results, key=lambda r: (bool(r.target.task_id), rank.get(r.target.job_id, len(rank)))
+    )

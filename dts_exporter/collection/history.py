@@ -26,7 +26,8 @@ PROBE_CAPACITY = 1000
 @dataclass(frozen=True)
 class _Entry:
     good: Result[Any]  # the last successful result
-    settled_at: float | None  # monotonic time it was fetched, when it had settled
+    fetched_at: float  # monotonic time it was fetched
+    settled: bool  # nothing left to move when it was fetched
 
 
 class History:
@@ -49,13 +50,15 @@ class History:
         self._monitored: frozenset[Key] = frozenset()
         self._probed: OrderedDict[Key, None] = OrderedDict()
 
-    def reusable(self, key: Key) -> Result[Any] | None:
-        """The settled result of `key` while it need not be fetched again."""
+    def reusable(self, key: Key, interval: float = 0.0) -> Result[Any] | None:
+        """The last good result of `key` while it need not be fetched again: an action
+        refreshed every `interval` seconds, or a settled id (every settled_refresh_seconds)."""
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or entry.settled_at is None:
+        if entry is None:
             return None
-        if self._clock() - entry.settled_at >= self._settled_refresh:
+        window = max(interval, self._settled_refresh) if entry.settled else interval
+        if window <= 0 or self._clock() - entry.fetched_at >= window:
             return None
         return entry.good
 
@@ -67,11 +70,8 @@ class History:
         with self._lock:
             if result.error is None and result.record is not None:
                 old = self._entries.get(key)
-                if reused and old is not None:
-                    settled_at = old.settled_at
-                else:
-                    settled_at = self._clock() if settled else None
-                self._entries[key] = _Entry(result, settled_at)
+                if not (reused and old is not None):  # a reused result keeps its fetch time
+                    self._entries[key] = _Entry(result, self._clock(), settled)
                 return replace(result, last_success=result.refreshed_at)
             entry = self._entries.get(key)
         seen = None if entry is None else entry.good.refreshed_at

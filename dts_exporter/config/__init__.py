@@ -13,8 +13,10 @@ from dts_exporter.config.model import (
     CredentialsConfig,
     DiscoveryConfig,
     JobConfig,
+    JobStatusConfig,
     LogLevel,
     TableMetrics,
+    VerificationConfig,
 )
 from dts_exporter.config.parse import (
     TOP_LEVEL_KEYS,
@@ -32,8 +34,10 @@ __all__ = [
     "CredentialsConfig",
     "DiscoveryConfig",
     "JobConfig",
+    "JobStatusConfig",
     "LogLevel",
     "TableMetrics",
+    "VerificationConfig",
     "load_config",
     "parse_config",
     "secret_file_warnings",

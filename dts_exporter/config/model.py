@@ -16,6 +16,8 @@ LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 SIGNATURE_VERSIONS: tuple[SignatureVersion, ...] = get_args(SignatureVersion)
 TABLE_METRICS: tuple[TableMetrics, ...] = get_args(TableMetrics)
 
+_TAG_RE = re.compile(r"^[^=\s][^=]{0,127}=.{0,128}$")
+_TAG_KEY_RE = re.compile(r"^\S.{0,127}$")
 _ARN_RE = re.compile(r"^acs:ram::\d+:role/[A-Za-z0-9_.@/-]+$")
 _SESSION_RE = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")
 _REGION = "e.g. cn-hangzhou"
@@ -76,13 +78,46 @@ class CredentialsConfig:
 class DiscoveryConfig:
     enabled: Annotated[bool, Key("list the regions' synchronization jobs and monitor them")] = False
     regions: Annotated[
-        tuple[str, ...], Key("regions to list jobs in", pattern=REGION_RE, hint=_REGION)
+        tuple[str, ...],
+        Key(
+            "regions to list jobs in; default: the top-level region",
+            pattern=REGION_RE,
+            hint=_REGION,
+        ),
     ] = ()
     name_pattern: Annotated[
         str, Key("regular expression on the job name; empty = all", form="regex")
     ] = ""
+    tags: Annotated[
+        tuple[str, ...],
+        Key(
+            "only jobs carrying every one of these KEY=VALUE tags (the request's Tags filter)",
+            pattern=_TAG_RE,
+            hint="KEY=VALUE",
+        ),
+    ] = ()
     refresh_seconds: Annotated[
         float, Key("how often the job lists are refreshed", minimum=10, maximum=86400)
+    ] = 300.0
+
+
+@dataclass(frozen=True)
+class JobStatusConfig:
+    enabled: Annotated[
+        bool, Key("read every job's status, delay, throughput and retries (DescribeDtsJobs)")
+    ] = True
+    refresh_seconds: Annotated[
+        float, Key("how often; 0: on every scrape", minimum=0, maximum=86400)
+    ] = 0.0
+
+
+@dataclass(frozen=True)
+class VerificationConfig:
+    enabled: Annotated[
+        bool, Key("read every job's data verification results (DescribeCheckJobs)")
+    ] = True
+    refresh_seconds: Annotated[
+        float, Key("how often; 0: on every scrape", minimum=0, maximum=86400)
     ] = 300.0
 
 
@@ -122,6 +157,16 @@ class Config:
         CredentialsConfig, Key("optional: without it the default chain decides")
     ] = CredentialsConfig()
     discovery: Annotated[DiscoveryConfig, Key("find jobs by listing regions")] = DiscoveryConfig()
+    job_status: Annotated[JobStatusConfig, Key("job-level state of every monitored job")] = (
+        JobStatusConfig()
+    )
+    verification: Annotated[
+        VerificationConfig, Key("data verification results of every monitored job")
+    ] = VerificationConfig()
+    tags_on_info: Annotated[
+        tuple[str, ...],
+        Key("tag keys that become tag_<key> labels of dts_job_info", pattern=_TAG_KEY_RE),
+    ] = ()
     cache_seconds: Annotated[
         float, Key("serve a collection this recent to the next scraper", minimum=0, maximum=3600)
     ] = 0.0

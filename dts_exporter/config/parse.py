@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
@@ -65,9 +67,7 @@ def _section(reader: _Reader, section: type[T]) -> T:
         if not child.missing:
             values[declared.name] = _value(child, declared.kind, declared.key)
     make: Callable[..., T] = section
-    made = make(**values)
-    _check(node, made)
-    return made
+    return _check(node, make(**values))
 
 
 def _value(node: _Reader, kind: object, key: Key) -> object:
@@ -93,14 +93,14 @@ def _value(node: _Reader, kind: object, key: Key) -> object:
     return node.string(pattern=key.pattern, hint=key.hint)
 
 
-def _check(node: _Reader, made: object) -> None:
-    """The rules that span several keys of one section."""
+def _check(node: _Reader, made: T) -> T:
+    """The rules that span several keys of one section; what they fill in."""
     if isinstance(made, CredentialsConfig):
         if bool(made.access_key_id) != bool(made.access_key_secret):
             node.fail("access_key_id and access_key_secret go together")
     elif isinstance(made, JobConfig):
-        tasks = made.modify_tasks
-        duplicates = sorted({task for task in tasks if tasks.count(task) > 1})
+        counts = Counter(made.modify_tasks)
+        duplicates = sorted(task for task, count in counts.items() if count > 1)
         if duplicates:
             node.get("modify_tasks").fail(f"duplicate task id {duplicates[0]!r}")
     elif isinstance(made, Config):
@@ -112,6 +112,10 @@ def _check(node: _Reader, made: object) -> None:
                     f"(already at jobs[{seen[job.id]}])"
                 )
             seen[job.id] = index
+        if made.discovery.enabled and not made.discovery.regions:
+            regions = (made.region,)  # discovery lists the configured region by default
+            return replace(made, discovery=replace(made.discovery, regions=regions))
+    return made
 
 
 def _endpoint(reader: _Reader, scheme: str) -> str:

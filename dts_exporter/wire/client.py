@@ -84,7 +84,10 @@ class DtsClient:
         region: str | None = None,
         deadline: float | None = None,
     ) -> dict[str, Any]:
-        """A signed RPC call, retried while worth it and while the deadline allows."""
+        """A signed RPC call, retried while worth it and while the deadline allows.
+
+        `params` are sent as given (RegionId included where the action takes it); `region`
+        picks the endpoint."""
         retries = 0
         while True:
             try:
@@ -126,7 +129,7 @@ class DtsClient:
             self.endpoint_for(region),
             action,
             API_VERSION,
-            {"RegionId": region, **params},
+            params,
             self._credentials.get(),
             self.signature_version,
         )
