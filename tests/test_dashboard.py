@@ -31,6 +31,7 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PANEL_TYPES = {"timeseries", "stat", "table", "bargauge", "state-timeline"}
 ROWS = [
     "Overview",
+    "Job overview",
     "Data initialization",
     "Structure initialization",
     "Modify tasks",
@@ -306,6 +307,33 @@ def test_rows_in_order_and_overview_first() -> None:
     top = min(p["gridPos"]["y"] for p in overview)
     assert {p["type"] for p in overview if p["gridPos"]["y"] == top} <= {"stat", "bargauge"}
     assert sum(p["type"] == "stat" for p in overview) >= 3
+
+
+def test_job_overview_row_follows_the_overview_and_covers_job_health() -> None:
+    rows = [i for i, p in enumerate(DASHBOARD["panels"]) if p["type"] == "row"]
+    start, end = rows[1], rows[2]
+    assert DASHBOARD["panels"][start]["title"] == "Job overview"
+    assert DASHBOARD["panels"][start]["collapsed"] is False
+    panels = DASHBOARD["panels"][start + 1 : end]
+    metrics = {s.name for p in panels for t in p["targets"] for s in selectors(t["expr"])}
+    assert metrics >= {
+        "dts_job_status",
+        "dts_job_delay_seconds",
+        "dts_job_records_per_second",
+        "dts_job_bytes_per_second",
+        "dts_job_retrying",
+        "dts_job_retry_count",
+        "dts_data_verification_diff_rows",
+        "dts_job_verification_status",
+    }
+    (status,) = [p for p in panels if p["title"] == "Job status"]
+    assert status["type"] == "state-timeline"
+    # every documented status has its own value in the timeline, 0 being any other
+    mapped = status["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    codes = re.findall(r'status="(\w+)"[^}]*\} \* (\d+)', status["targets"][0]["expr"])
+    assert {code: mapped[code]["text"] for _, code in codes} == dict((c, n) for n, c in codes)
+    assert mapped["0"]["text"] == "Other"
+    assert len(mapped) == len(codes) + 1 == 18
 
 
 @pytest.mark.parametrize("panel", PANELS, ids=[str(p.get("title")) for p in PANELS])

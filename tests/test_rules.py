@@ -18,6 +18,7 @@ RULES = ROOT / "alerts" / "dts-exporter.rules.yaml"
 RULE_TESTS = ROOT / "tests" / "rules" / "dts-exporter.rules.test.yaml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 RUNBOOK_BASE = "https://github.com/dts-exporter/dts-exporter/blob/main/docs/runbook.md#"
+CHART = ROOT / "helm" / "dts-exporter"
 
 
 def promtool() -> str:
@@ -40,7 +41,8 @@ def test_promtool_check_rules() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    assert f"SUCCESS: {sum(len(group['rules']) for group in groups)} rules found" in result.stdout
 
 
 @pytest.mark.slow  # runs promtool
@@ -105,3 +107,20 @@ def test_readme_alert_table_matches_the_rules() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(Dts\w+)` \| (\w+) \| (\w+) \|", readme, flags=re.MULTILINE)
     assert rows == [(r["alert"], r["labels"]["severity"], r["for"]) for r in alerts()]
+
+
+def test_exporter_alerts_select_the_job_the_chart_scrapes() -> None:
+    """The chart's ServiceMonitor takes the job name from the Service's
+    app.kubernetes.io/name label, the chart name unless nameOverride is set: the exporter's
+    own alerts must select that job to work with the chart's defaults."""
+    chart_name = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))["name"]
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+    monitor = (CHART / "templates" / "servicemonitor.yaml").read_text(encoding="utf-8")
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text(encoding="utf-8")
+    assert "jobLabel: app.kubernetes.io/name" in monitor
+    assert 'app.kubernetes.io/name: {{ include "dts-exporter.name" . }}' in helpers
+    assert "default .Chart.Name .Values.nameOverride" in helpers
+    assert values["nameOverride"] == ""
+    exprs = {rule["alert"]: rule["expr"].strip() for rule in alerts()}
+    assert exprs["DtsExporterDown"] == f'up{{job="{chart_name}"}} == 0'
+    assert exprs["DtsExporterAbsent"] == f'absent(up{{job="{chart_name}"}})'

@@ -1,16 +1,18 @@
 """The real stack: Debian's Prometheus and Alertmanager, the exporter, the simulator.
 
 Prometheus scrapes two exporters, one on the built-in demo (six minutes in, for the
-dashboard) and one on a scenario in which a table has failed. It loads the shipped rules,
-copied with every `for:` shortened, and sends alerts to Alertmanager, which delivers them
-to a webhook receiver run by this test.
+dashboard) and one on a scenario in which a table has failed. The demo's exporter is
+scraped as job "dts-exporter", the name the shipped rules expect (the Helm chart's
+default), beside a target on a port nothing listens on, so that DtsExporterDown fires and
+DtsExporterAbsent must not. Prometheus loads the shipped rules, copied with every `for:`
+shortened, and sends alerts to Alertmanager, which delivers them to a webhook receiver run
+by this test.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import threading
 import time
@@ -33,6 +35,35 @@ pytestmark = pytest.mark.slow
 
 RULES = ROOT / "alerts" / "dts-exporter.rules.yaml"
 SCRAPE_SECONDS = 2
+EXPORTER_JOB = "dts-exporter"  # the scrape job the shipped rules select
+# `for:` in the stack: 4 s, except where the start of the stack needs longer. Prometheus may
+# evaluate rules a few seconds before its first scrape (absent() is true until then), and
+# a job's first checkpoint sample has no change to show until the next one.
+STACK_FOR = {"DtsExporterAbsent": "30s", "DtsJobCheckpointStalled": "20s"}
+SHORT_FOR = "4s"
+
+# The demo's jobs (dts_exporter/simulator/data/job_health.yaml) and, per job alert and
+# severity, those it fires for; it must stay silent for the other demo jobs. orders is
+# healthy (its delay waves below 150 s); billing retries against destDB and expires in 3
+# days; catalog's full verification found 3 differing rows; analytics is paused, its
+# checkpoint frozen and its delay above 300 s and growing.
+ORDERS, BILLING, CATALOG, ANALYTICS = (
+    "dtsi01orders8x2k",
+    "dtsi02billing5m7q",
+    "dtsi03catalog3p9w",
+    "dtsi04analytics6r1t",
+)
+DEMO_JOBS = (ORDERS, BILLING, CATALOG, ANALYTICS)
+JOB_ALERTS: dict[tuple[str, str], set[str]] = {
+    ("DtsJobFailed", "critical"): set(),
+    ("DtsJobNotRunning", "warning"): {BILLING, ANALYTICS},
+    ("DtsJobDelayHigh", "warning"): {ANALYTICS},
+    ("DtsJobCheckpointStalled", "warning"): {ANALYTICS},
+    ("DtsJobRetrying", "warning"): {BILLING},
+    ("DtsDataVerificationDifferences", "warning"): {CATALOG},
+    ("DtsJobExpiringSoon", "warning"): {BILLING},
+    ("DtsJobExpiringSoon", "critical"): set(),
+}
 RATE_INTERVAL = (
     "20s"  # what Grafana's $__rate_interval is for 2 s scrapes: 4 x scrape, >= 2 samples
 )
@@ -84,6 +115,8 @@ class Stack:
     alertmanager: str
     webhook: list[dict[str, Any]]
     logs: list[Process]
+    demo_instance: str  # job "dts-exporter", up
+    dead_instance: str  # job "dts-exporter", nothing listens: up 0
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         response = requests.get(
@@ -96,11 +129,37 @@ class Stack:
 
 
 def shortened_rules(tmp: Path) -> Path:
-    """A copy of the shipped rules with every `for:` cut to 4 s; the shipped file is untouched."""
-    text = re.sub(r"(\n\s+for: )\S+", r"\g<1>4s", RULES.read_text(encoding="utf-8"))
+    """A copy of the shipped rules with every `for:` cut (STACK_FOR, else 4 s); the shipped
+    file is untouched."""
+    document = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule:
+                rule["for"] = STACK_FOR.get(rule["alert"], SHORT_FOR)
     path = tmp / "rules.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
+
+
+def rule_count() -> int:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return sum(len(group["rules"]) for group in groups)
+
+
+def webhook_alerts(stack: Stack, status: str = "firing") -> list[dict[str, Any]]:
+    """Every alert delivered to the webhook so far with that status."""
+    return [
+        alert
+        for notification in list(stack.webhook)
+        for alert in notification["alerts"]
+        if alert["status"] == status
+    ]
+
+
+def fired_in_prometheus(stack: Stack, selector: str) -> list[dict[str, str]]:
+    """Labels of every alert that was firing at any time in the run (ALERTS series)."""
+    result = stack.query(f'max_over_time(ALERTS{{alertstate="firing", {selector}}}[1h])')
+    return [r["metric"] for r in result]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +174,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
     try:
         # the demo, six minutes in: failures, migrations, a walking modify task
-        demo_port = free_port()
+        demo_port, dead_port = free_port(), free_port()
         demo = Process(
             ["demo", "--listen-address", f"127.0.0.1:{demo_port}", "--demo-offset", "360"],
             tmp / "demo.log",
@@ -221,8 +280,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     },
                     "scrape_configs": [
                         {
-                            "job_name": "dts-demo",
-                            "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}],
+                            "job_name": EXPORTER_JOB,
+                            "static_configs": [
+                                {
+                                    "targets": [
+                                        f"127.0.0.1:{demo_port}",
+                                        f"127.0.0.1:{dead_port}",
+                                    ]
+                                }
+                            ],
                         },
                         {
                             "job_name": "dts-fault",
@@ -257,6 +323,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             alertmanager=f"http://127.0.0.1:{am_port}",
             webhook=received,
             logs=processes,
+            demo_instance=f"127.0.0.1:{demo_port}",
+            dead_instance=f"127.0.0.1:{dead_port}",
         )
     finally:
         for process in reversed(processes):
@@ -265,11 +333,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_targets_are_up(stack: Stack) -> None:
-    def both_up() -> list[dict[str, Any]] | None:
-        result = stack.query("up")
-        return result if len(result) == 2 and all(r["value"][1] == "1" for r in result) else None
+    def scraped() -> dict[str, str] | None:
+        result = {r["metric"]["instance"]: r["value"][1] for r in stack.query("up")}
+        return result if len(result) == 3 else None
 
-    eventually(both_up, 60, "both exporter targets up")
+    up = eventually(scraped, 60, "all three targets scraped")
+    assert up.pop(stack.dead_instance) == "0"
+    assert set(up.values()) == {"1"}, "both exporters are up"
 
 
 def test_rules_load_and_evaluate_without_errors(stack: Stack) -> None:
@@ -278,7 +348,7 @@ def test_rules_load_and_evaluate_without_errors(stack: Stack) -> None:
             "groups"
         ]
         rules = [rule for group in groups for rule in group["rules"]]
-        if len(rules) != 14 or any(r["lastEvaluation"].startswith("0001") for r in rules):
+        if len(rules) != rule_count() or any(r["lastEvaluation"].startswith("0001") for r in rules):
             return None
         return rules
 
@@ -341,3 +411,89 @@ def test_failed_table_alert_reaches_alertmanager_and_the_webhook(stack: Stack) -
     )
     active = requests.get(f"{stack.alertmanager}/api/v2/alerts", timeout=10).json()
     assert any(a["labels"]["alertname"] == "DtsTableDataInitializationFailed" for a in active)
+
+
+def test_exporter_down_fires_for_a_dead_target_and_absent_stays_silent(stack: Stack) -> None:
+    def delivered() -> dict[str, Any] | None:
+        for alert in webhook_alerts(stack):
+            labels = alert["labels"]
+            if labels["alertname"] == "DtsExporterDown":
+                return alert
+        return None
+
+    alert = eventually(delivered, 60, "DtsExporterDown at the webhook")
+    assert alert["labels"]["instance"] == stack.dead_instance
+    assert alert["labels"]["job"] == EXPORTER_JOB
+    assert alert["labels"]["severity"] == "critical"
+    assert stack.dead_instance in alert["annotations"]["description"]
+    assert alert["annotations"]["runbook_url"].endswith("#dtsexporterdown")
+    # The exporter that answers is not down, and its job is not absent: not now, not ever.
+    assert stack.query(f'absent(up{{job="{EXPORTER_JOB}"}})') == []
+    down = fired_in_prometheus(stack, 'alertname="DtsExporterDown"')
+    assert {labels["instance"] for labels in down} == {stack.dead_instance}
+    assert fired_in_prometheus(stack, 'alertname="DtsExporterAbsent"') == []
+    assert not [
+        a
+        for a in webhook_alerts(stack)
+        if a["labels"]["alertname"] == "DtsExporterAbsent"
+        or (
+            a["labels"]["alertname"] == "DtsExporterDown"
+            and a["labels"]["instance"] != stack.dead_instance
+        )
+    ]
+
+
+def _demo_job_alerts(alerts: list[dict[str, str]]) -> set[tuple[str, str, str]]:
+    """(alertname, severity, job_id) of the job alerts among `alerts` for the demo's jobs."""
+    return {
+        (labels["alertname"], labels["severity"], labels["job_id"])
+        for labels in alerts
+        if labels.get("job") == EXPORTER_JOB
+        and labels.get("job_id") in DEMO_JOBS
+        and (labels["alertname"], labels.get("severity", "")) in JOB_ALERTS
+    }
+
+
+EXPECTED_JOB_ALERTS = {
+    (name, severity, job_id) for (name, severity), ids in JOB_ALERTS.items() for job_id in ids
+}
+
+
+def test_job_alerts_fire_for_the_demos_bad_jobs(stack: Stack) -> None:
+    def delivered() -> dict[tuple[str, str, str], dict[str, Any]] | None:
+        found = {
+            (a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["job_id"]): a
+            for a in webhook_alerts(stack)
+            if a["labels"].get("job") == EXPORTER_JOB and "job_id" in a["labels"]
+        }
+        return found if set(found) >= EXPECTED_JOB_ALERTS else None
+
+    found = eventually(delivered, 120, f"{sorted(EXPECTED_JOB_ALERTS)} at the webhook")
+    for key in sorted(EXPECTED_JOB_ALERTS):
+        name, _, job_id = key
+        alert = found[key]
+        assert alert["annotations"]["runbook_url"].endswith("#" + name.lower())
+        assert job_id in alert["annotations"]["description"]
+        assert alert["labels"]["name"], f"{name} {job_id}: no name from dts_job_info"
+    retrying = found[("DtsJobRetrying", "warning", BILLING)]["annotations"]["description"]
+    assert "against destDB (module 03)" in retrying
+    verification = found[("DtsDataVerificationDifferences", "warning", CATALOG)]
+    assert verification["labels"]["check_type"] == "full"
+    assert " found 3 row(s) " in verification["annotations"]["description"]
+    not_running = found[("DtsJobNotRunning", "warning", ANALYTICS)]
+    assert not_running["labels"]["status"] == "Suspending"
+    assert found[("DtsJobNotRunning", "warning", BILLING)]["labels"]["status"] == "Retrying"
+    expiring = found[("DtsJobExpiringSoon", "warning", BILLING)]["annotations"]["description"]
+    assert "expires in 2d " in expiring
+
+
+def test_job_alerts_stay_silent_for_the_healthy_jobs(stack: Stack) -> None:
+    """Runs after the alerts above have fired: over the whole run, Prometheus fired each
+    job alert for exactly the demo jobs it should, and the webhook saw no other."""
+    fired = _demo_job_alerts(fired_in_prometheus(stack, f'job="{EXPORTER_JOB}"'))
+    assert fired == EXPECTED_JOB_ALERTS
+    delivered = _demo_job_alerts([a["labels"] for a in webhook_alerts(stack)])
+    assert delivered == EXPECTED_JOB_ALERTS
+    # what a healthy job looks like in the series behind those alerts
+    assert stack.query(f'dts_job_status{{job_id="{ORDERS}", status="Synchronizing"}} == 1')
+    assert stack.query(f'dts_job_delay_seconds{{job_id="{ORDERS}"}} < 300')
