@@ -8,6 +8,11 @@ thresholds and value mappings.
 
     .venv/bin/pip install -e '.[docs]'
     .venv/bin/python tools/render_dashboard.py --prometheus http://127.0.0.1:9090
+
+docs/dashboard.png comes from `dts-exporter demo --demo-offset 360` scraped every 2 s for
+about five minutes by a Prometheus that loads alerts/dts-exporter.rules.yaml (some panels
+read its recording rules), then drawn with `--range 240`. A drawn panel without data is an
+error (exit status 1).
 """
 
 from __future__ import annotations
@@ -68,23 +73,32 @@ PALETTE = [
 ]
 
 # The panels drawn and where: (title, grid row, first column, columns) on a 24-column grid.
+# Overview first, then the Job overview row, then the other rows' main panels.
 LAYOUT: tuple[tuple[str, int, int, int], ...] = (
     ("Jobs readable", 0, 0, 4),
     ("Data initialization progress", 0, 4, 4),
     ("Failures now", 0, 8, 4),
     ("Tables by status", 0, 12, 12),
-    ("Modify task status", 1, 0, 12),
-    ("Synchronization delay", 1, 12, 12),
-    ("Rows copied per second", 2, 0, 8),
-    ("Row gap", 2, 8, 8),
-    ("Stage progress", 2, 16, 8),
-    ("Failed schema objects", 3, 0, 12),
-    ("Precheck items", 3, 12, 12),
-    ("API calls by result code", 4, 0, 12),
-    ("Estimated time left", 4, 12, 12),
+    ("Job status", 1, 0, 12),
+    ("Job delay", 1, 12, 12),
+    ("Records per second", 2, 0, 6),
+    ("Bytes per second", 2, 6, 6),
+    ("Retrying", 2, 12, 6),
+    ("Retry count", 2, 18, 6),
+    ("Retry target", 3, 0, 8),
+    ("Verification differences", 3, 8, 9),
+    ("Verification status", 3, 17, 7),
+    ("Modify task status", 4, 0, 12),
+    ("Synchronization delay", 4, 12, 12),
+    ("Rows copied per second", 5, 0, 8),
+    ("Row gap", 5, 8, 8),
+    ("Estimated time left", 5, 16, 8),
+    ("Failed schema objects", 6, 0, 12),
+    ("Stage progress", 6, 12, 12),
 )
-ROW_HEIGHTS = (1.0, 1.7, 1.7, 1.7, 1.6)
-TABLE_ROWS = 8
+ROW_HEIGHTS = (1.0, 1.6, 1.5, 0.75, 1.6, 1.6, 1.7)
+FIGURE_SIZE = (22.0, 22.0)  # inches at 100 dpi
+TABLE_LINE = 0.24  # height of a table line, inches
 BAR_LEFT, BAR_WIDTH = 0.42, 0.46  # horizontal bar gauges, in axes fractions
 UNIT_NAMES = {"percentunit": "%", "s": "seconds", "reqps": "requests/s"}
 
@@ -207,10 +221,25 @@ def _duration(value: float) -> str:
         return "0 s"
     for limit, size, suffix in ((86400, 86400, "day"), (3600, 3600, "hour"), (60, 60, "min")):
         if abs(value) >= limit:
-            return f"{value / size:.1f} {suffix}"
+            return f"{value / size:.1f}".removesuffix(".0") + f" {suffix}"
     if abs(value) < 1:
         return f"{value * 1000:.0f} ms"
-    return f"{value:.1f} s"
+    return f"{value:.1f}".removesuffix(".0") + " s"
+
+
+def _bytes_per_second(value: float, decimals: int | None) -> str:
+    for limit, suffix in (
+        (1 << 40, "TiB/s"),
+        (1 << 30, "GiB/s"),
+        (1 << 20, "MiB/s"),
+        (1024, "KiB/s"),
+    ):
+        if abs(value) >= limit:
+            text = f"{value / limit:.{2 if decimals is None else decimals}f}"
+            if decimals is None:
+                text = text.rstrip("0").rstrip(".")
+            return f"{text} {suffix}"
+    return f"{value:.0f} B/s"
 
 
 def format_value(value: float, unit: str, decimals: int | None = None) -> str:
@@ -222,6 +251,8 @@ def format_value(value: float, unit: str, decimals: int | None = None) -> str:
         return _duration(value)
     if unit == "reqps":
         return f"{_short(value, decimals)} req/s"
+    if unit == "binBps":
+        return _bytes_per_second(value, decimals)
     return _short(value, decimals)
 
 
@@ -239,10 +270,14 @@ def threshold_color(value: float, defaults: Mapping[str, Any]) -> str:
     return color(chosen)
 
 
-def mapped(value: float, mappings: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    if math.isnan(value):
+def mapped(value: float | str, mappings: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """A value mapping's text and colour for a number or (a table's label cell) a string."""
+    if isinstance(value, str):
+        key = value
+    elif math.isnan(value):
         return None
-    key = str(int(value)) if value == int(value) else str(value)
+    else:
+        key = str(int(value)) if value == int(value) else str(value)
     for mapping in mappings:
         if mapping.get("type") == "value" and key in mapping.get("options", {}):
             option = mapping["options"][key]
@@ -250,14 +285,22 @@ def mapped(value: float, mappings: Sequence[Mapping[str, Any]]) -> tuple[str, st
     return None
 
 
-def override_color(panel: Panel, name: str) -> str | None:
-    for override in panel["fieldConfig"].get("overrides", []):
-        matcher = override.get("matcher", {})
+def override(panel: Panel, name: str, prop_id: str) -> Any:
+    """The value of property `prop_id` that an override by field name gives field `name`."""
+    for item in panel["fieldConfig"].get("overrides", []):
+        matcher = item.get("matcher", {})
         if matcher.get("id") != "byName" or matcher.get("options") != name:
             continue
-        for prop in override.get("properties", []):
-            if prop.get("id") == "color" and prop["value"].get("mode") == "fixed":
-                return color(prop["value"].get("fixedColor"))
+        for prop in item.get("properties", []):
+            if prop.get("id") == prop_id:
+                return prop.get("value")
+    return None
+
+
+def override_color(panel: Panel, name: str) -> str | None:
+    value = override(panel, name, "color")
+    if isinstance(value, dict) and value.get("mode") == "fixed":
+        return color(value.get("fixedColor"))
     return None
 
 
@@ -391,6 +434,21 @@ def draw_bargauge(ax: Axes, panel: Panel, series: list[Series]) -> None:
         )
 
 
+def value_axis(ax: Axes, unit: str) -> None:
+    """About five y ticks on numbers that are round in the unit shown: 30 s, 5 min, 256 KiB/s."""
+    bottom, top = ax.get_ylim()
+    scale, steps = 1.0, [1.0, 2.0, 2.5, 5.0, 10.0]
+    if unit == "s":
+        scale = next((s for s in (3600.0, 60.0) if top >= 2 * s), 1.0)
+        steps = [1.0, 1.5, 3.0, 6.0, 10.0] if scale == 1 else [1.0, 2.0, 5.0, 10.0]
+    elif unit == "binBps" and top > 0:
+        scale = 1024.0 ** max(int(math.log(top / 4, 1024)), 0) if top > 4 else 1.0
+        steps = [1.0, 1.28, 2.56, 5.12, 10.0]
+    ticks = MaxNLocator(5, steps=steps).tick_values(bottom / scale, top / scale)
+    if len(ticks) > 1 and ticks[1] > ticks[0]:
+        ax.yaxis.set_major_locator(MultipleLocator(float(ticks[1] - ticks[0]) * scale))
+
+
 def time_axis(ax: Axes, series: list[Series]) -> None:
     """Unix-second x axis labelled HH:MM in UTC, ticks on round minutes."""
     stamps = [t for item in series for t in item.times]
@@ -415,10 +473,20 @@ def draw_timeseries(ax: Axes, panel: Panel, series: list[Series]) -> None:
         fill = defaults.get("custom", {}).get("fillOpacity", 0)
         if fill:
             ax.fill_between(item.times, item.values, color=tint, alpha=fill / 100, linewidth=0)
+    style = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode", "off")
+    if style != "off":
+        for step in defaults.get("thresholds", {}).get("steps", []):
+            if step.get("value") is not None:
+                ax.axhline(
+                    float(step["value"]),
+                    color=color(step["color"]),
+                    linewidth=1.0,
+                    linestyle="--" if style.startswith("dashed") else "-",
+                )
     if "min" in defaults:
         ax.set_ylim(bottom=float(defaults["min"]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
-    ax.yaxis.set_major_locator(MaxNLocator(5))
+    value_axis(ax, unit)
     time_axis(ax, series)
     ax.grid(True, color=GRID, linewidth=0.6)
     ax.legend(
@@ -475,32 +543,58 @@ def _organize(panel: Panel) -> tuple[set[str], dict[str, int], dict[str, str]]:
     return {"Time", "__name__"}, {}, {}
 
 
+def _cell(panel: Panel, column: str, value: float | str) -> tuple[str, str]:
+    """A table cell's text and colour: value mappings, then thresholds (by column overrides)."""
+    defaults = panel["fieldConfig"]["defaults"]
+    mappings = override(panel, column, "mappings") or defaults.get("mappings", [])
+    found = mapped(value, mappings)
+    if found:
+        return found
+    if isinstance(value, str):
+        return value, TEXT
+    text = format_value(value, defaults.get("unit", ""), defaults.get("decimals"))
+    thresholds = override(panel, column, "thresholds")
+    if thresholds:
+        return text, threshold_color(value, {"thresholds": thresholds})
+    return text, TEXT
+
+
 def draw_table(ax: Axes, panel: Panel, series: list[Series]) -> None:
     hidden, order, rename = _organize(panel)
-    mappings = panel["fieldConfig"]["defaults"].get("mappings", [])
     names: list[str] = []
     for item in series:
         names += [k for k in [*item.labels, "Value"] if k not in names and k not in hidden]
     names.sort(key=lambda k: order.get(k, len(order)))
+    headers = [rename.get(n, n) for n in names]
+    # As many lines as fit the panel's height, header included.
+    inches = ax.get_position().height * FIGURE_SIZE[1]
+    fit = max(int(inches / TABLE_LINE - 1.6), 1)
+    ordered = series
+    for sort in panel.get("options", {}).get("sortBy", [])[:1]:
+        key = names[headers.index(sort["displayName"])] if sort["displayName"] in headers else ""
+        if key == "Value":
+            ordered = sorted(series, key=lambda s: s.last, reverse=bool(sort.get("desc")))
+        elif key:
+            ordered = sorted(
+                series, key=lambda s: s.labels.get(key, ""), reverse=bool(sort.get("desc"))
+            )
     rows: list[list[str]] = []
     tints: list[list[str]] = []
-    for item in series[:TABLE_ROWS]:
+    for item in ordered[:fit]:
         row, tint = [], []
-        for name in names:
-            if name == "Value":
-                text, shade = mapped(item.last, mappings) or (format_value(item.last, ""), TEXT)
-            else:
-                text, shade = item.labels.get(name, ""), TEXT
+        for name, header in zip(names, headers, strict=True):
+            value = item.last if name == "Value" else item.labels.get(name, "")
+            text, shade = _cell(panel, header, value)
             row.append(text)
             tint.append(shade)
         rows.append(row)
         tints.append(tint)
     more = len(series) - len(rows)
-    frame(ax, panel, f"{len(series)} rows" + (f", first {len(rows)} shown" if more else ""))
+    count = f"{len(series)} row" + ("s" if len(series) != 1 else "")
+    frame(ax, panel, count + (f", first {len(rows)} shown" if more else ""))
     bare(ax)
     if not rows:
         return
-    headers = [rename.get(n, n) for n in names]
     # Columns as wide as their longest text, together filling the panel.
     lengths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
     table = ax.table(
@@ -515,7 +609,7 @@ def draw_table(ax: Axes, panel: Panel, series: list[Series]) -> None:
     table.set_fontsize(8.5)
     for (line, column), cell in table.get_celld().items():
         cell.set_edgecolor(BORDER)
-        cell.set_height(1 / (TABLE_ROWS + 1.6))
+        cell.set_height(TABLE_LINE / inches)
         if line == 0:
             cell.set_facecolor("#22252b")
             cell.get_text().set_color(TEXT)
@@ -541,7 +635,8 @@ def render(
     missing = [title for title, *_ in LAYOUT if title not in by_title]
     if missing:
         raise SystemExit(f"render_dashboard: no panel titled {', '.join(missing)}")
-    figure = Figure(figsize=(22, 17), dpi=100, facecolor=PAGE)
+    figure = Figure(figsize=FIGURE_SIZE, dpi=100, facecolor=PAGE)
+    height = FIGURE_SIZE[1]  # margins and header in inches, whatever the figure's height
     FigureCanvasAgg(figure)
     grid = GridSpec(
         len(ROW_HEIGHTS),
@@ -550,20 +645,22 @@ def render(
         height_ratios=ROW_HEIGHTS,
         left=0.07,
         right=0.985,
-        top=0.93,
-        bottom=0.04,
+        top=1 - 1.2 / height,
+        bottom=0.7 / height,
         hspace=0.55,
         wspace=3.2,
     )
     stamp = datetime.fromtimestamp(prometheus.end, tz=timezone.utc)
     minutes = round((prometheus.end - prometheus.start) / 60)
-    figure.text(0.01, 0.975, dashboard["title"], color=TEXT, fontsize=18, fontweight="bold")
+    figure.text(
+        0.01, 1 - 0.42 / height, dashboard["title"], color=TEXT, fontsize=18, fontweight="bold"
+    )
     header = (
         "job: All   instance: All   DTS job: All   "
         f"last {minutes} min to {stamp:%Y-%m-%d %H:%M:%S} UTC   "
         f"data: {prometheus.url}"
     )
-    figure.text(0.01, 0.955, header, color=DIM, fontsize=10)
+    figure.text(0.01, 1 - 0.75 / height, header, color=DIM, fontsize=10)
     counts: dict[str, int] = {}
     for title, line, column, width in LAYOUT:
         panel = by_title[title]
