@@ -9,7 +9,10 @@ from prometheus_client import CollectorRegistry
 from dts_exporter.actions import check_jobs, dts_job_detail, dts_jobs
 from dts_exporter.actions.job_state import SYNC_STATUSES
 from dts_exporter.base.families import DEFAULT_OPTIONS, Builder, Options
-from dts_exporter.base.records import Target
+from dts_exporter.base.records import Result, Target
+from dts_exporter.config import JobConfig
+from dts_exporter.exposition import build_families
+from dts_exporter.snapshot import Snapshot
 from tests.conftest import StaticCollector
 
 
@@ -188,3 +191,45 @@ def test_verification_check_jobs() -> None:
     inc = {"job_id": "dtsi0001", "check_type": "incremental", "check_job": "step2"}
     assert r.get_sample_value("dts_data_verification_passed", inc) == 1
     assert check_jobs.summary(record) == "2 verification(s), 3 differing rows"
+
+
+def test_tags_on_info_become_labels_of_dts_job_info_only() -> None:
+    entry = listed_job(
+        TagList=[
+            {"TagKey": "team", "TagValue": "payments"},
+            {"TagKey": "cost-center", "TagValue": "42"},
+            {"TagKey": "unasked", "TagValue": "x"},
+        ]
+    )
+    (state,) = dts_jobs.parse({"DtsJobList": [entry]}, "cn-hangzhou").jobs
+    job = JobConfig("dtsi0001")
+    snapshot = Snapshot(
+        region="cn-hangzhou",
+        jobs=(job,),
+        results=(Result("DescribeDtsJobs", Target("dtsi0001"), state, None),),
+        duration_seconds=0.1,
+    )
+    options = Options(info_tags=("team", "cost-center", "absent"))
+    r = CollectorRegistry()
+    r.register(StaticCollector(build_families(snapshot, None, options)))
+    labels = {
+        "job_id": "dtsi0001",
+        "name": "orders",
+        "region": "cn-hangzhou",
+        "job_class": "medium",
+        "source_engine": "MySQL",
+        "source_region": "cn-hangzhou",
+        "destination_engine": "PolarDB",
+        "destination_region": "cn-shanghai",
+        "tag_team": "payments",
+        "tag_cost_center": "42",
+        "tag_absent": "",
+    }
+    assert r.get_sample_value("dts_job_info", labels) == 1
+    tagged = [
+        s.name
+        for family in r.collect()
+        for s in family.samples
+        if any(name.startswith("tag_") for name in s.labels)
+    ]
+    assert tagged == ["dts_job_info"]
