@@ -235,7 +235,10 @@ def test_expired_credentials_are_refused_through_the_sdk(token_file: Path) -> No
         role_arn=ROLE,
         oidc_provider_arn=PROVIDER,
         oidc_token_file=str(token_file),
-        sts_duration_seconds=1,
+        # Expirations are whole seconds and the SDK refuses credentials already expired by
+        # its own (real) clock when they arrive: 3 s leaves room under load; the simulator's
+        # clock is then moved past them.
+        sts_duration_seconds=3,
         clock=clock,
     )
     try:
@@ -246,7 +249,7 @@ def test_expired_credentials_are_refused_through_the_sdk(token_file: Path) -> No
             security_token=issued.get_security_token(),
         )
         assert describe_task(simulator, static, "v3").body.status == "Finished"
-        clock.offset += 2
+        clock.offset += 4
         with pytest.raises(sdk_exceptions.ClientException) as caught:
             describe_task(simulator, static, "v2")
         assert caught.value.code == "InvalidSecurityToken.Expired"
