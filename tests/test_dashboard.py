@@ -7,6 +7,7 @@ rate()/increase() over $__rate_interval. No network, no Prometheus: the JSON is 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -426,3 +427,31 @@ def test_grid_within_24_columns_without_overlap() -> None:
             assert all(p["gridPos"]["y"] > row["gridPos"]["y"] for p in row["panels"])
         elif row["type"] == "row":
             assert row["panels"] == [], f"expanded row {row['title']} must not nest panels"
+
+
+# -- import and provisioning ------------------------------------------------------------------
+
+
+def test_import_asks_for_one_prometheus_data_source() -> None:
+    """Import -> Upload JSON asks for the data source named in `__inputs`; the choice becomes
+    the `datasource` variable's default, the one place `${DS_...}` appears. Panels and queries
+    read `$datasource` only, so a provisioned copy (no `__inputs` substitution) still works."""
+    (source,) = DASHBOARD["__inputs"]
+    assert source["type"] == "datasource"
+    assert source["pluginId"] == "prometheus"
+    assert source["label"]
+    reference = "${" + source["name"] + "}"
+    datasource = DASHBOARD["templating"]["list"][0]
+    assert datasource["current"]["value"] == reference
+    rest = {key: value for key, value in DASHBOARD.items() if key != "__inputs"}
+    assert json.dumps(rest).count(reference) == 1
+    assert "${DS_" not in json.dumps(DASHBOARD["panels"])
+
+
+def test_requires_lists_grafana_prometheus_and_every_panel_type() -> None:
+    requires = DASHBOARD["__requires"]
+    assert all(r["name"] and "version" in r for r in requires)
+    ids = [(r["type"], r["id"]) for r in requires]
+    assert len(ids) == len(set(ids))
+    assert {("grafana", "grafana"), ("datasource", "prometheus")} <= set(ids)
+    assert {i for kind, i in ids if kind == "panel"} == {p["type"] for p in PANELS}
