@@ -2,7 +2,8 @@
 # Helm reads nothing outside a chart, so the chart carries copies of the project's alert
 # rules and Grafana dashboard. This script refreshes them from their sources; with --check
 # it changes nothing and exits 1 when a copy differs from its source (tests/test_helm.py
-# fails in that case too).
+# fails in that case too). The config file's JSON Schema embedded in values.schema.json is
+# not copied here: `.venv/bin/python -m tools.regenerate` writes it (tests compare it too).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

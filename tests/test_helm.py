@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+import jsonschema
 import kubernetes_validate
 import pytest
 import requests
@@ -36,6 +37,7 @@ from dts_exporter.simulator import (
 )
 from tests.conftest import ROOT, Scrape
 from tests.procs import Process, free_port
+from tests.schemas import NEWLINE, config_cases
 
 # Helm (as a library), Kubernetes schemas, subprocesses and an exporter process.
 pytestmark = pytest.mark.slow
@@ -130,13 +132,29 @@ def chart() -> Iterator[helm.Chart]:
         yield loaded
 
 
-def render(chart: helm.Chart, values: dict[str, Any] | None = None) -> Rendered:
-    return Rendered(chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True))
+# No image is published for the chart to default to: every install names one.
+IMAGE_REPOSITORY = "registry.example.com/team/dts-exporter"
+
+
+def with_image(values: dict[str, Any] | None) -> dict[str, Any]:
+    """`values` plus the one value the chart requires, `image.repository`, unless given."""
+    values = dict(values or {})
+    values["image"] = {"repository": IMAGE_REPOSITORY, **values.get("image", {})}
+    return values
+
+
+def render(
+    chart: helm.Chart, values: dict[str, Any] | None = None, *, image: bool = True
+) -> Rendered:
+    """`helm template`; with `image`, `image.repository` is set unless `values` sets it."""
+    given = with_image(values) if image else values
+    return Rendered(chart.render(given, name=RELEASE, namespace=NAMESPACE, is_install=True))
 
 
 @pytest.fixture(scope="module")
 def rendered(chart: helm.Chart) -> dict[str, Rendered]:
-    """The defaults (key "defaults") and every ci variant, rendered once."""
+    """The defaults plus `image.repository` (key "defaults") and every ci variant, rendered
+    once."""
     out = {"defaults": render(chart)}
     out.update({name: render(chart, variant_values(name)) for name in VARIANTS})
     return out
@@ -276,6 +294,16 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"credentials": {"rrsa": {"enabled": "yes"}}}, r"/credentials/rrsa/enabled"),
     ({"config": {"jobs": "dtsi01"}}, r"/config/jobs"),
     ({"podDisruptionBudget": {"minAvailable": "half"}}, r"/podDisruptionBudget/minAvailable"),
+    # config: the config file's own schema, embedded
+    (
+        {"config": {"jobs": [{"id": "dtsx", "modify_task": ["k1"]}]}},
+        r"/config/jobs/0.*additional properties 'modify_task' not allowed",
+    ),
+    ({"config": {"concurency": 8}}, r"/config.*additional properties 'concurency' not allowed"),
+    ({"config": {"concurrency": 0}}, r"/config/concurrency.*minimum"),
+    ({"config": {"timeout_seconds": "10"}}, r"/config/timeout_seconds.*got string"),
+    ({"config": {"log_level": "verbose"}}, r"/config/log_level.*one of"),
+    ({"config": {"region": "Hangzhou"}}, r"/config/region.*does not match pattern"),
 ]
 
 
@@ -494,7 +522,7 @@ def test_defaults_are_hardened(rendered: dict[str, Rendered]) -> None:
     }
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["image"] == f"ghcr.io/dts-exporter/dts-exporter:{__version__}"
+    assert container["image"] == f"{IMAGE_REPOSITORY}:{__version__}"
     assert container["args"] == ["serve", "--config", CONFIG_PATH, "--listen-address", ":9881"]
     # The helm test pod runs hardened too, and is not selected by the Service.
     hook = r.one("Pod")
@@ -508,16 +536,8 @@ def test_defaults_are_hardened(rendered: dict[str, Rendered]) -> None:
 def test_default_config_and_its_checksum(chart: helm.Chart, rendered: dict[str, Rendered]) -> None:
     r = rendered["defaults"]
     text = r.one("ConfigMap", FULLNAME)["data"]["config.yaml"]
-    assert yaml.safe_load(text) == {
-        "region": "cn-hangzhou",
-        "jobs": [],
-        "discovery": {
-            "enabled": True,
-            "regions": ["cn-hangzhou"],
-            "name_pattern": "",
-            "refresh_seconds": 300,
-        },
-    }
+    # Only the required region has a default; job discovery is off unless turned on.
+    assert yaml.safe_load(text) == {"region": "cn-hangzhou"}
     checksum = r.one("Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     assert checksum == hashlib.sha256(text.encode()).hexdigest()
     changed = render(chart, {"config": {"log_level": "debug"}})
@@ -526,6 +546,76 @@ def test_default_config_and_its_checksum(chart: helm.Chart, rendered: dict[str, 
     annotations = changed.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["checksum/config"] == hashlib.sha256(changed_text.encode()).hexdigest()
     assert annotations["checksum/config"] != checksum
+
+
+def test_the_config_is_rendered_as_given(chart: helm.Chart) -> None:
+    """Nothing is merged into the user's config that changes what is monitored: no
+    discovery unless asked for."""
+    for config in (
+        {"region": "cn-shanghai", "jobs": [{"id": "dtsx"}]},
+        {"region": "cn-shanghai", "discovery": {"enabled": True, "regions": ["cn-beijing"]}},
+    ):
+        text = render(chart, {"config": config}).one("ConfigMap", FULLNAME)["data"]["config.yaml"]
+        assert yaml.safe_load(text) == config
+    # A null section (written for charts that merged a discovery block in) is the
+    # exporter's "left out"; with no jobs either, NOTES says there is nothing to export.
+    r = render(chart, {"config": {"region": "cn-shanghai", "discovery": None}})
+    assert yaml.safe_load(r.one("ConfigMap", FULLNAME)["data"]["config.yaml"]) == {
+        "region": "cn-shanghai",
+        "discovery": None,
+    }
+    assert "there is nothing to export" in r.notes
+    assert "nothing to export" not in render(chart, {"config": config}).notes
+
+
+def test_the_image_repository_is_required(chart: helm.Chart) -> None:
+    message = (
+        "image.repository is required: build the image from this repository's Dockerfile "
+        "and push it to your registry"
+    )
+    for values in (None, {"image": {"repository": ""}}):
+        with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+            render(chart, values, image=False)
+    for name in VARIANTS:
+        assert variant_values(name)["image"]["repository"], name
+    r = render(chart, {"image": {"registry": "registry.example.com", "repository": "team/x"}})
+    assert r.container()["image"] == f"registry.example.com/team/x:{__version__}"
+
+
+def test_helm_lint_refuses_a_typo_in_the_config() -> None:
+    values = with_image(
+        {"config": {"region": "cn-hangzhou", "jobs": [{"id": "a", "modify_task": []}]}}
+    )
+    report = helm.lint(CHART, values, strict=True, kube_version="v1.30.0", namespace=NAMESPACE)
+    assert report["errors"], report
+    assert all("/config/jobs/0" in e and "'modify_task' not allowed" in e for e in report["errors"])
+
+
+def test_helm_validates_the_config_as_the_jsonschema_package_does(chart: helm.Chart) -> None:
+    """Every case of tests/schemas.py through Helm's own validator (Go, patterns in RE2)
+    and through `jsonschema`, on the config Helm hands the templates: they agree, but for
+    a patterned value ending in a newline, which Python's `$` lets through and RE2 not."""
+    assert chart.schema is not None
+    validator = jsonschema.Draft7Validator(chart.schema)
+    disagree = []
+    for case in config_cases():
+        values = with_image({"config": case.config})
+        try:
+            chart.validate_schema(values)  # merged over the defaults, as an install does
+            helm_ok = True
+        except helm.HelmValuesError:
+            helm_ok = False
+        python_ok = validator.is_valid(chart.merge_values(values))
+        expected = (False, True) if case.expected == NEWLINE else (python_ok, python_ok)
+        if (helm_ok, python_ok) != expected:
+            disagree.append(f"{case.label}: helm {helm_ok}, jsonschema {python_ok}")
+    assert disagree == []
+
+
+def test_the_chart_readme_names_every_variant() -> None:
+    readme = (CHART / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing the chart", 1)[1].split("\n## ", 1)[0]
+    assert [name for name in VARIANTS if f"`{name}`" not in section] == []
 
 
 def test_hardened_extras_reach_the_pod(rendered: dict[str, Rendered]) -> None:

@@ -2,7 +2,8 @@
 
 `model` declares every section and key once (default, bounds or choices, description);
 `parse` reads a file by those declarations; `keys` says how a declaration is written and
-reads the declarations back.
+reads the declarations back; `schema` writes them as a JSON Schema (`dts-exporter
+config-schema`).
 """
 
 from dts_exporter.config.model import (

@@ -80,14 +80,16 @@ The service account the pod runs as.
 {{- end }}
 
 {{/*
-The exporter image: registry/repository:tag, the tag defaulting to appVersion.
+The exporter image: [registry/]repository:tag, the tag defaulting to appVersion. No image
+is published for the chart to default to: the user builds one and names it.
 */}}
 {{- define "dts-exporter.image" -}}
+{{- $repository := required "image.repository is required: build the image from this repository's Dockerfile and push it to your registry (see the chart README, 'The image')" .Values.image.repository }}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- if .Values.image.registry }}
-{{- printf "%s/%s:%s" .Values.image.registry .Values.image.repository $tag }}
+{{- printf "%s/%s:%s" .Values.image.registry $repository $tag }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- printf "%s:%s" $repository $tag }}
 {{- end }}
 {{- end }}
 
