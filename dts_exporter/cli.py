@@ -1,4 +1,4 @@
-"""Command line: serve, check, simulate, demo.
+"""Command line: serve, check, discover, simulate, demo.
 
 Every expected failure (bad config, no credentials, port in use) is one line on stderr
 and exit status 2, without a traceback.
@@ -17,10 +17,12 @@ from typing import NoReturn
 import click
 
 from dts_exporter import __version__, actions, simulator
+from dts_exporter import discover as discovering
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.base.logfmt import setup_logging
 from dts_exporter.check import format_table, run_checks
-from dts_exporter.config import LOG_LEVELS, Config, CredentialsConfig, JobConfig
+from dts_exporter.config import LOG_LEVELS, Config, CredentialsConfig, JobConfig, LogLevel
+from dts_exporter.config.schema import json_schema_text
 from dts_exporter.lifecycle import Runtime, shut_down, wait_for_signals
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.startup import Started, StartupError, load, make_client, probe_credentials, start
@@ -38,9 +40,14 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _start(source: str | Config, stats: ApiStats, shard: tuple[int, int] | None = None) -> Started:
+def _start(
+    source: str | Config,
+    stats: ApiStats,
+    shard: tuple[int, int] | None = None,
+    log_level: LogLevel | None = None,
+) -> Started:
     try:
-        return start(source, stats, shard=shard)
+        return start(source, stats, shard=shard, log_level=log_level)
     except StartupError as exc:
         _fail(str(exc))
 
@@ -56,7 +63,7 @@ def _serve_until_signal(
     runtime: Runtime,
     host: str,
     port: int,
-    announce: Callable[[str], None],
+    announce: Callable[[ExporterServer], None],
     web_config: WebConfig | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT; SIGHUP and POST /-/reload reload a config file."""
@@ -74,7 +81,7 @@ def _serve_until_signal(
         _fail(str(exc))
     runtime.server = server
     server.start()
-    announce(server.url())
+    announce(server)
     try:
         wait_for_signals(runtime.reloader)
     finally:
@@ -95,6 +102,7 @@ listen_option = click.option(
     default=DEFAULT_LISTEN_ADDRESS,
     show_default=True,
     envvar="DTS_EXPORTER_LISTEN_ADDRESS",
+    show_envvar=True,
     help="HOST:PORT to serve /metrics on (':PORT' for all interfaces).",
 )
 config_option = click.option(
@@ -103,6 +111,7 @@ config_option = click.option(
     "config_path",
     required=True,
     envvar="DTS_EXPORTER_CONFIG",
+    show_envvar=True,
     help="YAML config file (see README).",
 )
 
@@ -133,19 +142,29 @@ def _shard(index: str | None, count: int | None) -> tuple[int, int] | None:
 @click.option(
     "--shard-index",
     envvar="DTS_EXPORTER_SHARD_INDEX",
+    show_envvar=True,
     help="This replica's shard (0..count-1), or 'hostname' for a StatefulSet ordinal.",
 )
 @click.option(
     "--shard-count",
     type=click.IntRange(min=1),
     envvar="DTS_EXPORTER_SHARD_COUNT",
+    show_envvar=True,
     help="Replicas sharing the jobs by a stable hash of job_id.",
 )
 @click.option(
     "--web.config.file",
     "web_config_path",
     envvar="DTS_EXPORTER_WEB_CONFIG_FILE",
+    show_envvar=True,
     help="exporter-toolkit web config: TLS (optionally mTLS) and basic auth users.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    envvar="DTS_EXPORTER_LOG_LEVEL",
+    show_envvar=True,
+    help="Log level; overrides the config's log_level, also after a reload.",
 )
 def serve(
     config_path: str,
@@ -153,6 +172,7 @@ def serve(
     shard_index: str | None,
     shard_count: int | None,
     web_config_path: str | None,
+    log_level: LogLevel | None,
 ) -> None:
     """Serve metrics for the configured DTS jobs."""
     shard = _shard(shard_index, shard_count)
@@ -164,14 +184,14 @@ def serve(
             _fail(str(exc))
     host, port = _address(listen_address)
     stats = ApiStats(actions.NAMES)
-    started = _start(config_path, stats, shard)
+    started = _start(config_path, stats, shard, log_level)
     config = started.config
 
-    def announce(url: str) -> None:
+    def announce(server: ExporterServer) -> None:
         log.info(
             "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s "
             "shard=%s tls=%s basic_auth=%s",
-            url,
+            server.url(server.host),
             __version__,
             len(config.jobs),
             sum(len(job.modify_tasks) for job in config.jobs),
@@ -182,7 +202,7 @@ def serve(
             "on" if web_config is not None and web_config.users else "off",
         )
 
-    runtime = Runtime(config_path, started, stats, shard)
+    runtime = Runtime(config_path, started, stats, shard, log_level)
     _serve_until_signal(runtime, host, port, announce, web_config)
 
 
@@ -212,11 +232,90 @@ def check(config_path: str) -> None:
     sys.exit(1 if report.failed or report.monitors_nothing else 0)
 
 
+@main.command()
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    envvar="DTS_EXPORTER_REGION",
+    show_envvar=True,
+    help="Region to list (repeat for more; the variable takes several, space-separated).",
+)
+@click.option(
+    "--name-pattern",
+    default="",
+    envvar="DTS_EXPORTER_NAME_PATTERN",
+    show_envvar=True,
+    help="Only jobs whose name matches this regular expression.",
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    envvar="DTS_EXPORTER_TAG",
+    show_envvar=True,
+    help="KEY=VALUE: only jobs carrying this tag (repeat for more: all must match).",
+)
+@click.option(
+    "--write-config",
+    "write_config",
+    envvar="DTS_EXPORTER_WRITE_CONFIG",
+    show_envvar=True,
+    help="Write a starter config monitoring the jobs found to this new file.",
+)
+@click.option(
+    "--config",
+    "--config.file",
+    "config_path",
+    envvar="DTS_EXPORTER_CONFIG",
+    show_envvar=True,
+    help="Take endpoint, credentials, signature and limits from this config.",
+)
+def discover(
+    regions: tuple[str, ...],
+    name_pattern: str,
+    tags: tuple[str, ...],
+    write_config: str | None,
+    config_path: str | None,
+) -> None:
+    """List a region's synchronization jobs; optionally write a config monitoring them."""
+    try:
+        config = discovering.settings(config_path, regions, name_pattern, tags)
+        discovering.refuse_existing(write_config)
+        setup_logging("error")
+        credentials = probe_credentials(config)
+    except (ConfigError, StartupError) as exc:
+        _fail(str(exc))
+    client = make_client(config, credentials)
+    try:
+        listing = discovering.discover(config, client)
+    finally:
+        client.close()
+    if listing.jobs:
+        click.echo(discovering.format_table(listing))
+        click.echo(discovering.summary(listing))
+    for line in listing.errors:
+        click.echo(f"dts-exporter: error: {line}", err=True)
+    if listing.nothing:
+        click.echo(f"dts-exporter: no jobs: {listing.nothing}", err=True)
+    if listing.errors or not listing.jobs:
+        sys.exit(1)
+    if write_config:
+        text = discovering.starter_config(config, listing, endpoint=config.endpoint)
+        try:
+            discovering.write_starter(write_config, text)
+        except ConfigError as exc:
+            _fail(str(exc))
+        click.echo(f"wrote {write_config}: {len(listing.jobs)} job(s)")
+
+
 demo_offset_option = click.option(
     "--demo-offset",
     type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
+    envvar="DTS_EXPORTER_DEMO_OFFSET",
+    show_envvar=True,
     help="Start the built-in demo as if it had been running this many seconds.",
 )
 
@@ -227,34 +326,70 @@ demo_offset_option = click.option(
     "listen_address",
     default=DEFAULT_SIMULATOR_ADDRESS,
     show_default=True,
+    envvar="DTS_SIMULATOR_LISTEN_ADDRESS",
+    show_envvar=True,
     help="HOST:PORT for the simulated DTS endpoint.",
 )
 @click.option(
-    "--scenario", "scenario_path", help="JSON/YAML scenario file (default: built-in demo)."
+    "--scenario",
+    "scenario_path",
+    envvar="DTS_SIMULATOR_SCENARIO",
+    show_envvar=True,
+    help="JSON/YAML scenario file (default: built-in demo).",
 )
-@click.option("--access-key-id", help="AccessKeyId the simulator accepts (default: the demo key).")
+@click.option(
+    "--access-key-id",
+    envvar="DTS_SIMULATOR_ACCESS_KEY_ID",
+    show_envvar=True,
+    help="AccessKeyId the simulator accepts (default: the demo key).",
+)
 @click.option(
     "--access-key-secret",
     envvar="DTS_SIMULATOR_ACCESS_KEY_SECRET",
+    show_envvar=True,
     help="AccessKey secret the simulator accepts (default: the demo secret).",
 )
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="info",
+    show_default=True,
+    envvar="DTS_SIMULATOR_LOG_LEVEL",
+    show_envvar=True,
+    help="The simulator's log level.",
+)
 @demo_offset_option
 @click.option(
     "--role-arn",
     "role_arns",
     multiple=True,
+    envvar="DTS_SIMULATOR_ROLE_ARN",
+    show_envvar=True,
     help="A RAM role STS lets callers assume (repeat for more; the first also serves OIDC).",
 )
-@click.option("--oidc-provider-arn", help="The OIDC provider AssumeRoleWithOIDC accepts.")
+@click.option(
+    "--oidc-provider-arn",
+    envvar="DTS_SIMULATOR_OIDC_PROVIDER_ARN",
+    show_envvar=True,
+    help="The OIDC provider AssumeRoleWithOIDC accepts.",
+)
 @click.option(
     "--oidc-token-file",
+    envvar="DTS_SIMULATOR_OIDC_TOKEN_FILE",
+    show_envvar=True,
     help="AssumeRoleWithOIDC accepts this file's current content as the token (re-read each call).",
 )
-@click.option("--ecs-role", help="RAM role name the ECS metadata stand-in serves.")
+@click.option(
+    "--ecs-role",
+    envvar="DTS_SIMULATOR_ECS_ROLE",
+    show_envvar=True,
+    help="RAM role name the ECS metadata stand-in serves.",
+)
 @click.option(
     "--sts-duration-seconds",
     type=click.FloatRange(min=1),
+    envvar="DTS_SIMULATOR_STS_DURATION_SECONDS",
+    show_envvar=True,
     help="Lifetime of every temporary credential handed out (tests of expiry and refresh).",
 )
 def simulate(
@@ -304,12 +439,29 @@ def simulate(
         server.close()
 
 
+def demo_banner(simulator_url: str, server: ExporterServer) -> str:
+    """What `demo` prints: the address really bound, and a local URL to try."""
+    bound, local = server.url(server.host), server.url()
+    shown = f"{bound}/ (all interfaces; try {local}/)" if server.all_interfaces else f"{bound}/"
+    return (
+        f"dts-exporter {__version__} demo\n"
+        f"  simulated DTS API: {simulator_url}  (built-in scenario, demo key pair)\n"
+        f"  exporter:          {shown}\n"
+        f"  metrics:           {local}/metrics\n"
+        f"  health:            {local}/healthz\n"
+        f"  try: curl -s {local}/metrics | grep '^dts_'\n"
+        "Press Ctrl+C to stop."
+    )
+
+
 @main.command()
 @listen_option
 @click.option(
     "--simulator-address",
     default="127.0.0.1:0",
     show_default=True,
+    envvar="DTS_EXPORTER_SIMULATOR_ADDRESS",
+    show_envvar=True,
     help="HOST:PORT for the built-in simulator (port 0 picks a free one).",
 )
 @demo_offset_option
@@ -337,16 +489,8 @@ def demo(listen_address: str, simulator_address: str, demo_offset: float) -> Non
         ),
     )
 
-    def announce(url: str) -> None:
-        click.echo(
-            f"dts-exporter {__version__} demo\n"
-            f"  simulated DTS API: {sim.url}  (built-in scenario, demo key pair)\n"
-            f"  exporter:          {url}/\n"
-            f"  metrics:           {url}/metrics\n"
-            f"  health:            {url}/healthz\n"
-            f"  try: curl -s {url}/metrics | grep '^dts_'\n"
-            "Press Ctrl+C to stop."
-        )
+    def announce(server: ExporterServer) -> None:
+        click.echo(demo_banner(sim.url, server))
 
     try:
         stats = ApiStats(actions.NAMES)
@@ -355,3 +499,9 @@ def demo(listen_address: str, simulator_address: str, demo_offset: float) -> Non
         )
     finally:
         sim.close()
+
+
+@main.command("config-schema")
+def config_schema() -> None:
+    """Print the config file's JSON Schema (draft 7), for editors and CI."""
+    click.echo(json_schema_text(), nl=False)

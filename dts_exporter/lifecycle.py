@@ -2,7 +2,8 @@
 
 SIGTERM/SIGINT stop accepting scrapes, let the one in flight finish (up to a bound) and
 exit 0. SIGHUP and `POST /-/reload` re-read the config file: a bad new config (or
-credentials that cannot be set up) is rejected with a log line and the old one kept.
+credentials that cannot be set up) is rejected with a log line and the old one kept. A
+`--log-level` given on the command line outlives reloads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from dts_exporter.base.logfmt import quote, setup_logging
-from dts_exporter.config import Config
+from dts_exporter.config import Config, LogLevel
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.startup import Started, StartupError, start
 from dts_exporter.web import ExporterServer, Reloader
@@ -30,8 +31,10 @@ class Runtime:
         started: Started,
         stats: ApiStats,
         shard: tuple[int, int] | None,
+        log_level: LogLevel | None = None,
     ) -> None:
         self.source = source
+        self.log_level = log_level  # the command line's, kept over every reload
         self.config = started.config
         self.exporter = started.exporter
         self.stats = stats
@@ -49,7 +52,7 @@ class Runtime:
         Returns (ok, a one-line message)."""
         with self._lock:
             try:
-                started = start(self.source, self.stats, shard=self.shard)
+                started = start(self.source, self.stats, shard=self.shard, log_level=self.log_level)
             except StartupError as exc:
                 setup_logging(self.config.log_level)  # `start` may have set the new one's
                 log.error(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -28,7 +28,7 @@ from dts_exporter.base.logfmt import quote, setup_logging
 from dts_exporter.collection.discovery import Discovery
 from dts_exporter.collection.fanout import Collection
 from dts_exporter.collection.targets import Targets
-from dts_exporter.config import Config, load_config, secret_file_warnings
+from dts_exporter.config import Config, LogLevel, load_config, secret_file_warnings
 from dts_exporter.credentials import ChainSettings, build_chain
 from dts_exporter.scrape import DtsCollector, Families, Prober, process_collectors
 from dts_exporter.selfmetrics import ApiStats
@@ -51,17 +51,25 @@ class Started:
 
 
 def start(
-    source: str | Config, stats: ApiStats, *, shard: tuple[int, int] | None = None
+    source: str | Config,
+    stats: ApiStats,
+    *,
+    shard: tuple[int, int] | None = None,
+    log_level: LogLevel | None = None,
 ) -> Started:
     """The whole sequence. `source` is a config file's path, or a ready config (the demo's).
 
-    `shard` = (index, count) makes this replica collect only its share of the jobs.
+    `shard` = (index, count) makes this replica collect only its share of the jobs;
+    `log_level` (the command line's) replaces the config's `log_level`, in the config
+    returned too, so a reload that passes it again keeps it.
     """
     if isinstance(source, Config):
         config, warnings = _monitorable(source, "config"), []
     else:
         config = load(source)
         warnings = secret_file_warnings(source, config)
+    if log_level is not None:
+        config = replace(config, log_level=log_level)
     setup_logging(config.log_level)
     for warning in warnings:
         log.warning("insecure config file message=%s", quote(warning))

@@ -174,8 +174,19 @@ class ExporterServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
+    @property
+    def host(self) -> str:
+        """The address bound: 0.0.0.0 (or ::) when listening on all interfaces."""
+        return str(self._server.server_address[0])
+
+    @property
+    def all_interfaces(self) -> bool:
+        return self.host in ("", "0.0.0.0", "::")
+
     def url(self, host: str | None = None) -> str:
-        bound = str(self._server.server_address[0])
+        """The base URL; by default one a local client reaches (loopback for all interfaces),
+        `url(server.host)` the address really bound."""
+        bound = self.host
         shown = host or ("127.0.0.1" if bound in ("", "0.0.0.0") else bound)
         if ":" in shown:
             shown = f"[{shown}]"

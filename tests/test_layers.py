@@ -20,7 +20,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"collection"}),  # fetching
     frozenset({"exposition"}),  # exposing
     frozenset({"scrape"}),  # one HTTP request's metrics
-    frozenset({"web", "check"}),
+    frozenset({"web", "check", "discover"}),
     frozenset({"startup", "exporter"}),
     frozenset({"lifecycle"}),
     frozenset({"cli"}),
