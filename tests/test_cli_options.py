@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dts_exporter import cli
+from dts_exporter.cli import common, exporter, simulation
 from dts_exporter.lifecycle import Runtime
 from dts_exporter.web import ExporterServer
 from tests.conftest import DEMO_ENV
@@ -87,7 +88,7 @@ def serve(
             runtime.exporter.close()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "_serve_until_signal", instead)
+        patch.setattr(exporter, "serve_until_signal", instead)
         result = CliRunner().invoke(cli.main, ["serve", *args], env=env)
     assert result.exit_code == 0, result.output
     return got[0]
@@ -133,7 +134,7 @@ def banner_for(host: str) -> tuple[str, int]:
     server = ExporterServer(object(), host, 0)  # type: ignore[arg-type]  # never scraped
     server.start()
     try:
-        return cli.demo_banner("http://127.0.0.1:8080", server), server.port
+        return simulation.demo_banner("http://127.0.0.1:8080", server), server.port
     finally:
         server.close()
 
@@ -155,7 +156,7 @@ def test_banner_shows_a_loopback_address_as_it_is() -> None:
 def test_demo_prints_the_address_it_binds() -> None:
     """The whole `demo` command in process, stopped where it would wait for signals."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "wait_for_signals", lambda *_: None)
+        patch.setattr(common, "wait_for_signals", lambda *_: None)
         result = CliRunner().invoke(cli.main, ["demo", "--listen-address", ":0"])
     assert result.exit_code == 0, result.output
     assert "exporter:          http://0.0.0.0:" in result.output

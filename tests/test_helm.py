@@ -908,7 +908,7 @@ def test_sharding_runs_a_statefulset_whose_ordinal_is_the_shard(
 def test_each_statefulset_pod_takes_its_ordinal_as_shard(
     ordinal: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dts_exporter.cli import _shard  # noqa: PLC0415 - the CLI's own parsing
+    from dts_exporter.cli.exporter import _shard  # noqa: PLC0415 - the CLI's own parsing
 
     monkeypatch.setenv("HOSTNAME", f"{FULLNAME}-{ordinal}")
     assert _shard("hostname", 3) == (ordinal, 3)

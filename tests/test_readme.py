@@ -199,7 +199,9 @@ def test_readme_lists_every_environment_variable_the_cli_reads() -> None:
             assert isinstance(option.envvar, str)
             commands, _ = declared.setdefault(option.envvar, (set(), option.opts[0]))
             commands.add(name)
-    in_source = set(re.findall(r'envvar="(\w+)"', (ROOT / "dts_exporter" / "cli.py").read_text()))
+    cli = ROOT / "dts_exporter" / "cli"
+    sources = "".join(path.read_text() for path in sorted(cli.glob("*.py")))
+    in_source = set(re.findall(r'envvar="(\w+)"', sources))
     assert in_source <= set(declared)
     assert _env_table() == declared
 
