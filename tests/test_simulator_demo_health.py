@@ -20,6 +20,7 @@ from dts_exporter.simulator import (
     DEMO_REGION,
     start_simulator,
 )
+from dts_exporter.simulator.demo_health import demo_health
 from tests.simulator_signer import Clock, Signer
 
 ORDERS = "dtsi01orders8x2k"
@@ -173,3 +174,18 @@ def test_demo_offset_starts_the_evolution_later(clock: Clock) -> None:
         assert shifted[job_id]["RetryState"] == expected[job_id]["RetryState"]
     assert shifted[ANALYTICS]["Delay"] == 530
     assert int(shifted[ANALYTICS]["Checkpoint"]) == int(base - 530)
+
+
+def test_the_suspended_jobs_checkpoint_never_flickers() -> None:
+    """The elapsed time has a fraction of a second that changes between scrapes, and the
+    frozen checkpoint must not move by a second because of it (the alert on a stalled
+    checkpoint watches it for changes)."""
+    analytics = ANALYTICS
+    seen = set()
+    for step in range(200):
+        t = 60.0 + step * 2.0
+        fraction = (step % 7) * 0.13  # t's fraction of a second, as a real clock has
+        entry = demo_health(analytics, "job", 1_790_000_000.5 + t + fraction, t + fraction)
+        assert entry is not None
+        seen.add(entry["Checkpoint"])
+    assert len(seen) == 1

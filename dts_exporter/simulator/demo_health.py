@@ -99,12 +99,17 @@ def demo_health(job_id: str, dts_job_id: str, now: float, t: float) -> dict[str,
     t = max(t, 0.0)
     status, delay = status_and_delay(spec, t)
     delay_seconds = delay / 1000.0 if spec["state"] == "migrating" else float(delay)
+    checkpoint = int(now - delay_seconds)
+    if spec["state"] == "suspended":
+        # Frozen: now - int(delay) would carry t's fraction of a second and flicker by a
+        # second whenever that fraction and the start's add up past one; now - t does not.
+        checkpoint = int(now - t) - int(spec["initial_delay"])
     retry = spec.get("retry") if spec["state"] == "retrying" else None
     usage = spec["usage"]
     fields: dict[str, Any] = {
         "Status": status,
         "Delay": delay,
-        "Checkpoint": str(int(now - delay_seconds)),
+        "Checkpoint": str(checkpoint),
         "Performance": _performance(spec, t),
         "RetryState": _retry_state(spec, t, dts_job_id),
         "ErrorMessage": "" if retry is None else retry["message"],
