@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,12 +58,27 @@ def send(
 
     requests' own timeout bounds each socket operation, not the whole answer: a server that
     drips its body a byte at a time would never time out, so the total is checked too.
+    Redirects are never followed (a signed request or a token must not go where a server
+    points): a 3xx answer is the error `HTTP3xx`.
     """
     started = time.monotonic()
     try:
         with session.request(
-            method, url, timeout=timeout, stream=True, headers=headers, data=data
+            method,
+            url,
+            timeout=timeout,
+            stream=True,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
         ) as response:
+            if 300 <= response.status_code < 400:
+                raise DtsApiError(
+                    f"HTTP{response.status_code}",
+                    f"HTTP {response.status_code} redirect not followed",
+                    action=action,
+                    http_status=response.status_code,
+                )
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(chunk_size=256 * 1024):
@@ -107,6 +123,16 @@ def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
     """Turn an HTTP answer into the JSON object, or raise DtsApiError with the right code."""
     try:
         body: object = json.loads(content)
+    except RecursionError:
+        # json's decoder recurses per level: a body nested deeper than the interpreter's
+        # recursion limit (far above any real answer) stops it. Checked here, not scanned
+        # beforehand, so a normal answer pays nothing for it.
+        raise DtsApiError(
+            errors.INVALID_RESPONSE,
+            f"HTTP {status} body is JSON nested deeper than {sys.getrecursionlimit()} levels",
+            action=action,
+            http_status=status,
+        ) from None
     except (ValueError, UnicodeDecodeError):
         body = None
     if status >= 400:
