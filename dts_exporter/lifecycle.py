@@ -1,9 +1,10 @@
 """The running exporter's lifecycle: signals, config reload, graceful shutdown.
 
 SIGTERM/SIGINT stop accepting scrapes, let the one in flight finish (up to a bound) and
-exit 0. SIGHUP and `POST /-/reload` re-read the config file: a bad new config (or
-credentials that cannot be set up) is rejected with a log line and the old one kept. A
-`--log-level` given on the command line outlives reloads.
+exit 0. SIGHUP and (with `--web.enable-lifecycle`) `POST /-/reload` re-read the config
+file: a bad new config (or credentials that cannot be set up) is rejected with a log line
+and the old one kept. Reloads run one at a time, and requests that arrive while one runs
+share the next. A `--log-level` given on the command line outlives reloads.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
+from typing import Protocol
 
 from dts_exporter.base.logfmt import quote, setup_logging
 from dts_exporter.config import Config, LogLevel
@@ -20,6 +23,55 @@ from dts_exporter.startup import Started, StartupError, start
 from dts_exporter.web import ExporterServer, Reloader
 
 log = logging.getLogger("dts_exporter")
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+class Closer:
+    """Closes retired exporters once the scrapes that may still use them are over: one
+    background thread for every reload, started with the first."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, Closeable]] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def close_later(self, thing: Closeable, delay: float) -> None:
+        with self._wake:
+            self._due.append((time.monotonic() + delay, thing))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="closer", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def close_all(self) -> None:
+        """Close everything still waiting, now (at shutdown)."""
+        with self._wake:
+            due, self._due = self._due, []
+        for _, thing in due:
+            _close(thing)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                ready = [thing for deadline, thing in self._due if deadline <= now]
+                self._due = [(deadline, thing) for deadline, thing in self._due if deadline > now]
+                if not ready:
+                    next_due = min((deadline for deadline, _ in self._due), default=None)
+                    self._wake.wait(None if next_due is None else next_due - now)
+                    continue
+            for thing in ready:
+                _close(thing)
+
+
+def _close(thing: Closeable) -> None:
+    try:
+        thing.close()
+    except Exception:  # never expected; the next one must still be closed
+        log.exception("closing a retired exporter failed")
 
 
 class Runtime:
@@ -40,7 +92,10 @@ class Runtime:
         self.stats = stats
         self.shard = shard
         self.server: ExporterServer | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one reload at a time
+        self._begun = 0  # reloads begun so far
+        self._last: tuple[bool, str] = (True, "config reloaded")
+        self._closer = Closer()
 
     @property
     def reloader(self) -> Reloader | None:
@@ -49,23 +104,28 @@ class Runtime:
 
     def reload(self) -> tuple[bool, str]:
         """Start again from the config file; on any problem keep the old exporter and config.
+        A reload that began after this call and has finished answers it too (coalescing).
         Returns (ok, a one-line message)."""
+        wanted = self._begun + 1  # a reload begun after now reads the file as it is now
         with self._lock:
-            try:
-                started = start(self.source, self.stats, shard=self.shard, log_level=self.log_level)
-            except StartupError as exc:
-                setup_logging(self.config.log_level)  # `start` may have set the new one's
-                log.error(
-                    "config reload rejected, keeping the old config error=%s", quote(str(exc))
-                )
-                return False, f"reload rejected, old config kept: {exc}"
-            if self.server is not None:
-                self.server.swap(started.exporter)
-            old, self.exporter, self.config = self.exporter, started.exporter, started.config
+            if self._begun >= wanted:
+                return self._last
+            self._begun += 1
+            self._last = self._reload()
+            return self._last
+
+    def _reload(self) -> tuple[bool, str]:
+        try:
+            started = start(self.source, self.stats, shard=self.shard, log_level=self.log_level)
+        except StartupError as exc:
+            setup_logging(self.config.log_level)  # `start` may have set the new one's
+            log.error("config reload rejected, keeping the old config error=%s", quote(str(exc)))
+            return False, f"reload rejected, old config kept: {exc}"
+        if self.server is not None:
+            self.server.swap(started.exporter)
+        old, self.exporter, self.config = self.exporter, started.exporter, started.config
         # A scrape may still be using the old collection: close it once that is over.
-        timer = threading.Timer(started.config.scrape_timeout_seconds + 1.0, old.close)
-        timer.daemon = True
-        timer.start()
+        self._closer.close_later(old, started.config.scrape_timeout_seconds + 1.0)
         log.info(
             "config reloaded path=%s jobs=%d discovery=%s",
             self.source,
@@ -73,6 +133,11 @@ class Runtime:
             "on" if started.config.discovery.enabled else "off",
         )
         return True, "config reloaded"
+
+    def close(self) -> None:
+        """At shutdown: close the exporter and any retired one not closed yet."""
+        self._closer.close_all()
+        self.exporter.close()
 
 
 def wait_for_signals(on_reload: Callable[[], object] | None = None) -> None:

@@ -24,7 +24,7 @@ from dts_exporter.base import errors
 from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
 from dts_exporter.base.errors import ConfigError, DtsExporterError
 from dts_exporter.base.families import Options
-from dts_exporter.base.logfmt import quote, setup_logging
+from dts_exporter.base.logfmt import quote, setup_logging, value
 from dts_exporter.collection.discovery import Discovery
 from dts_exporter.collection.fanout import Collection
 from dts_exporter.collection.targets import Targets
@@ -111,7 +111,7 @@ def probe_credentials(config: Config, stats: ApiStats | None = None) -> Credenti
             "credentials not available yet; ids read dts_up 0 until they are "
             "provider=%s code=%s message=%s",
             provider.name,
-            exc.code,
+            value(exc.code),
             quote(exc.message),
         )
     return provider

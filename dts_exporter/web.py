@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import html
 import logging
 import socket
-import ssl
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.exposition import choose_encoder, gzip_accepted
@@ -23,6 +20,12 @@ from dts_exporter.base.api import ID_RE, REGION_RE
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.base.logfmt import quote
 from dts_exporter.webconfig import WebConfig
+from dts_exporter.webserver import (
+    CLIENT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_CONNECTIONS,
+    DISCONNECTED,
+    BoundedServer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,6 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-# Handler threads at most: more connections wait in the listen backlog, not in threads.
-DEFAULT_MAX_CONNECTIONS = 64
-# A client that sends nothing (or a TLS handshake that stalls) for this long is dropped.
-CLIENT_TIMEOUT_SECONDS = 15.0
-
 # What POST /-/reload calls: re-reads the config; (ok, one-line message).
 Reloader = Callable[[], tuple[bool, str]]
 
@@ -65,75 +63,16 @@ class Scrapes(Protocol):
     ) -> Collector: ...
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+class _Server(BoundedServer):
     scrapes: Scrapes
     timeout_offset: float
     web_config: WebConfig | None
-    tls: ssl.SSLContext | None
-    reloader: Reloader | None
+    reloader: Reloader | None  # None: the lifecycle API is off
 
     def __init__(
         self, address: tuple[str, int], max_connections: int = DEFAULT_MAX_CONNECTIONS
     ) -> None:
-        super().__init__(address, _Handler)
-        # Connections (threads) at once; and requests being answered, for shutdown.
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._idle = threading.Condition()
-        self._answering = 0
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()  # the accept loop waits here when every slot is busy
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    @contextlib.contextmanager
-    def answering(self) -> Iterator[None]:
-        """Marks a request being answered (an idle keep-alive connection is not)."""
-        with self._idle:
-            self._answering += 1
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._answering -= 1
-                self._idle.notify_all()
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            # The handshake happens here, in the request's own thread, so a slow or
-            # plain-HTTP client cannot stall the accept loop.
-            request.settimeout(CLIENT_TIMEOUT_SECONDS)
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError) as exc:
-                log.debug(
-                    "TLS handshake failed client=%s error=%s", client_address[0], quote(str(exc))
-                )
-                return
-        super().finish_request(request, client_address)
-
-    def wait_idle(self, seconds: float) -> bool:
-        """Wait up to `seconds` for requests in flight to finish; False if some did not."""
-        deadline = time.monotonic() + seconds
-        with self._idle:
-            while self._answering > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
+        super().__init__(address, _Handler, max_connections)
 
 
 class _Server6(_Server):
@@ -234,6 +173,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     timeout = CLIENT_TIMEOUT_SECONDS  # a client idle this long is dropped (slowloris)
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except DISCONNECTED:  # the client hung up before its answer was written
+            path = urlsplit(getattr(self, "path", "")).path
+            log.debug("client disconnected client=%s path=%s", self.client_address[0], quote(path))
+
     def _authorized(self) -> bool:
         web_config = self.server.web_config
         if web_config is None or web_config.authorize(self.headers.get("Authorization")):
@@ -258,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._expose(lambda: self.server.scrapes.metrics(self._scrape_timeout()))
         elif path == "/probe":
             self._probe()
-        elif path == "/-/reload" and self.server.reloader is not None:
+        elif path == "/-/reload":
             self._send(405, b"405 use POST\n", "text/plain; charset=utf-8", allow="POST")
         elif path == "/healthz":
             self._send(200, b"ok\n", "text/plain; charset=utf-8")
@@ -281,9 +227,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _post(self) -> None:
         if not self._authorized():
             return
-        reloader = self.server.reloader
-        if urlsplit(self.path).path != "/-/reload" or reloader is None:
+        if urlsplit(self.path).path != "/-/reload":
             self._method_not_allowed()
+            return
+        reloader = self.server.reloader
+        if reloader is None:  # as Prometheus answers without --web.enable-lifecycle
+            self._send(403, b"Lifecycle API is not enabled.\n", "text/plain; charset=utf-8")
             return
         ok, message = reloader()
         status = 200 if ok else 500

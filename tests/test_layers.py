@@ -19,7 +19,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"snapshot"}),  # what fetching hands exposing
     frozenset({"collection"}),  # fetching
     frozenset({"exposition"}),  # exposing
-    frozenset({"scrape"}),  # one HTTP request's metrics
+    frozenset({"scrape", "webserver"}),  # one HTTP request's metrics; the HTTP server
     frozenset({"web", "check", "discover"}),
     frozenset({"startup", "exporter"}),
     frozenset({"lifecycle"}),

@@ -1,6 +1,7 @@
 """Lifecycle and resilience through real processes: SIGTERM with a scrape in flight,
-config reload (SIGHUP and POST /-/reload) keeping the old config when the new one is bad,
-serve-stale, a graceful start with the API unreachable, and the insecure-file warning."""
+config reload (SIGHUP; POST /-/reload with --web.enable-lifecycle, else 403) keeping the
+old config when the new one is bad, serve-stale, a graceful start with the API unreachable,
+and the insecure-file warning."""
 
 from __future__ import annotations
 
@@ -55,10 +56,10 @@ def write_config(path: Path, sim: str, **settings: object) -> Path:
     return path
 
 
-def start(tmp_path: Path, config: Path) -> tuple[Process, str]:
+def start(tmp_path: Path, config: Path, *extra: str) -> tuple[Process, str]:
     port = free_port()
     process = Process(
-        ["serve", "--config", str(config), "--listen-address", f"127.0.0.1:{port}"],
+        ["serve", "--config", str(config), "--listen-address", f"127.0.0.1:{port}", *extra],
         tmp_path / f"exporter-{port}.log",
         env=DEMO_ENV,
     )
@@ -102,7 +103,7 @@ def test_reload_applies_a_good_config_and_keeps_the_old_on_a_bad_one(
     tmp_path: Path, sim: str, how: str
 ) -> None:
     config = write_config(tmp_path / "c.yaml", sim, jobs=[{"id": "dtsa"}])
-    process, url = start(tmp_path, config)
+    process, url = start(tmp_path, config, *(["--web.enable-lifecycle"] if how == "POST" else []))
     try:
         assert ups(url) == {"dtsa": 1, "dtsb": None}
 
@@ -129,6 +130,8 @@ def test_reload_applies_a_good_config_and_keeps_the_old_on_a_bad_one(
         assert "config reload rejected, keeping the old config" in process.output()
         assert process.proc.poll() is None
         assert requests.get(f"{url}/-/reload", timeout=5).status_code == 405
+        if how == "SIGHUP":  # no --web.enable-lifecycle: signals only
+            assert requests.post(f"{url}/-/reload", timeout=5).status_code == 403
     finally:
         process.stop()
 

@@ -18,13 +18,39 @@ _LEVELS = {
 }
 
 
+# Control characters (C0, DEL, C1) and Unicode line/paragraph separators: a value from
+# outside must not start a line of its own, move the cursor or colour a terminal.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What a value may be without quotes: no space, `=`, quote, backslash or control character.
+_BARE_RE = re.compile(r"[A-Za-z0-9_.:/@+,*-]*")
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """Every control character as `\\n`, `\\r`, `\\t`, `\\xNN` or `\\uNNNN`."""
+    return _CONTROL_RE.sub(_escape_control, text)
+
+
 def quote(value: str, limit: int = 500) -> str:
-    """A free-text value as one double-quoted logfmt token (newlines escaped, length capped)."""
+    """A free-text value as one double-quoted logfmt token (control characters escaped,
+    length capped)."""
     text = value if len(value) <= limit else value[:limit] + "..."
-    escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
+    escaped = escape_controls(text.replace("\\", "\\\\").replace('"', '\\"'))
     return f'"{escaped}"'
+
+
+def value(text: str, limit: int = 200) -> str:
+    """A value from outside (an id, a code, a request id): bare when it is one plain token,
+    else quoted, so it cannot forge another key=value pair or carry control characters."""
+    return text if len(text) <= limit and _BARE_RE.fullmatch(text) else quote(text, limit)
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -32,7 +58,7 @@ class LogfmtFormatter(logging.Formatter):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         match = _EVENT_RE.match(record.getMessage())
         assert match is not None  # the pattern matches any string
-        pairs = match.group("pairs").replace("\n", "\\n")
+        pairs = escape_controls(match.group("pairs"))
         line = (
             f"ts={stamp}.{int(record.msecs):03d}Z level={record.levelname.lower()} "
             f"logger={record.name} msg={quote(match.group('event'))}{pairs}"

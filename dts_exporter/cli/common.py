@@ -50,8 +50,10 @@ def serve_until_signal(
     port: int,
     announce: Callable[[ExporterServer], None],
     web_config: WebConfig | None = None,
+    enable_lifecycle: bool = False,
 ) -> None:
-    """Serve until SIGTERM or SIGINT; SIGHUP and POST /-/reload reload a config file."""
+    """Serve until SIGTERM or SIGINT; SIGHUP (and POST /-/reload, with `enable_lifecycle`)
+    reload a config file."""
     try:
         server = ExporterServer(
             runtime.exporter,
@@ -59,7 +61,7 @@ def serve_until_signal(
             port,
             timeout_offset=runtime.config.scrape_timeout_offset_seconds,
             web_config=web_config,
-            reloader=runtime.reloader,
+            reloader=runtime.reloader if enable_lifecycle else None,
         )
     except ConfigError as exc:
         runtime.exporter.close()
@@ -71,7 +73,7 @@ def serve_until_signal(
         wait_for_signals(runtime.reloader)
     finally:
         shut_down(server, runtime.config.scrape_timeout_seconds + 5.0)
-        runtime.exporter.close()
+        runtime.close()
 
 
 listen_option = click.option(

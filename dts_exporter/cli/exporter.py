@@ -76,6 +76,14 @@ def _shard(index: str | None, count: int | None) -> tuple[int, int] | None:
     help="exporter-toolkit web config: TLS (optionally mTLS) and basic auth users.",
 )
 @click.option(
+    "--web.enable-lifecycle",
+    "enable_lifecycle",
+    is_flag=True,
+    envvar="DTS_EXPORTER_WEB_ENABLE_LIFECYCLE",
+    show_envvar=True,
+    help="Enable POST /-/reload (off: 403; SIGHUP reloads either way).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     envvar="DTS_EXPORTER_LOG_LEVEL",
@@ -88,6 +96,7 @@ def serve(
     shard_index: str | None,
     shard_count: int | None,
     web_config_path: str | None,
+    enable_lifecycle: bool,
     log_level: LogLevel | None,
 ) -> None:
     """Serve metrics for the configured DTS jobs."""
@@ -106,7 +115,7 @@ def serve(
     def announce(server: ExporterServer) -> None:
         log.info(
             "listening address=%s version=%s jobs=%d tasks=%d discovery=%s credentials=%s "
-            "shard=%s tls=%s basic_auth=%s",
+            "shard=%s tls=%s basic_auth=%s lifecycle=%s",
             server.url(server.host),
             __version__,
             len(config.jobs),
@@ -116,10 +125,11 @@ def serve(
             f"{shard[0]}/{shard[1]}" if shard else "none",
             "on" if web_config is not None and web_config.tls is not None else "off",
             "on" if web_config is not None and web_config.users else "off",
+            "on" if enable_lifecycle else "off",
         )
 
     runtime = Runtime(config_path, started, stats, shard, log_level)
-    serve_until_signal(runtime, host, port, announce, web_config)
+    serve_until_signal(runtime, host, port, announce, web_config, enable_lifecycle)
 
 
 @click.command()

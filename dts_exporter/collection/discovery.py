@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dts_exporter.actions import dts_jobs
 from dts_exporter.actions.job_state import JobState
 from dts_exporter.base.errors import DtsApiError
-from dts_exporter.base.logfmt import quote
+from dts_exporter.base.logfmt import quote, value
 from dts_exporter.config import DiscoveryConfig
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.wire.client import DtsClient
@@ -97,7 +97,7 @@ class Discovery:
                     "jobs_kept=%d message=%s",
                     region,
                     dts_jobs.NAME,
-                    exc.code,
+                    value(exc.code),
                     len(self._states[region].jobs),
                     quote(exc.message),
                 )

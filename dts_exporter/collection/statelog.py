@@ -9,7 +9,7 @@ import threading
 from collections.abc import Collection
 
 from dts_exporter.base.errors import DtsApiError
-from dts_exporter.base.logfmt import quote
+from dts_exporter.base.logfmt import quote, value
 
 log = logging.getLogger("dts_exporter.collection")
 
@@ -36,20 +36,20 @@ class StateLog:
                 "DTS call failed action=%s job_id=%s task_id=%s code=%s http_status=%s "
                 "request_id=%s message=%s",
                 action,
-                job_id,
-                task_id,
-                error.code,
+                value(job_id),
+                value(task_id),
+                value(error.code),
                 error.http_status if error.http_status is not None else "",
-                error.request_id,
+                value(error.request_id),
                 quote(error.message),
             )
         elif error is None and previous is not None:
             log.info(
                 "DTS call recovered action=%s job_id=%s task_id=%s previous_code=%s",
                 action,
-                job_id,
-                task_id,
-                previous,
+                value(job_id),
+                value(task_id),
+                value(previous),
             )
 
     def notes(self, key: Key, kind: str, notes: tuple[str, ...]) -> None:
@@ -66,8 +66,8 @@ class StateLog:
                 "%s action=%s job_id=%s task_id=%s count=%d first=%s",
                 kind,
                 action,
-                job_id,
-                task_id,
+                value(job_id),
+                value(task_id),
                 len(notes),
                 quote(notes[0]),
             )
