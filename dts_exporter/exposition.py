@@ -126,23 +126,27 @@ def build_families(
     return families
 
 
+def _tag_label(key: str) -> str:
+    """A tag key as a label name: tag_ and the key, anything but [A-Za-z0-9_] as _."""
+    return f"tag_{_TAG_LABEL_RE.sub('_', key)}"
+
+
 def _info_metric(tags: tuple[str, ...]) -> Metric:
     """dts_job_info with a tag_<key> label per tag key asked for (the first of keys that
     sanitize alike)."""
-    labels = dict.fromkeys(f"tag_{_TAG_LABEL_RE.sub('_', key)}" for key in tags)
+    labels = dict.fromkeys(_tag_label(key) for key in tags)
     return replace(JOB_INFO, labels=(*JOB_INFO.labels, *labels))
 
 
 def _info(
     job: JobConfig, state: JobState | None, region: str, tags: tuple[str, ...]
 ) -> tuple[str, ...]:
-    values = {key: value for key, value in (state.tags if state else ())}
-    seen = dict.fromkeys(_TAG_LABEL_RE.sub("_", key) for key in tags)
-    chosen = {sanitized: "" for sanitized in seen}
+    values = dict(state.tags) if state else {}
+    chosen: dict[str, str] = {}  # per label, in the order of _info_metric's
     for key in tags:
-        sanitized = _TAG_LABEL_RE.sub("_", key)
-        if not chosen[sanitized]:
-            chosen[sanitized] = values.get(key, "")
+        label = _tag_label(key)
+        if not chosen.get(label):
+            chosen[label] = values.get(key, "")
     return (
         job.id,
         job.name or (state.name if state else ""),

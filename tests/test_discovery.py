@@ -11,7 +11,7 @@ import pytest
 
 from dts_exporter.actions import NAMES, dts_jobs
 from dts_exporter.base.api import DESCRIBE_INITIALIZATION_STATUS as INIT
-from dts_exporter.check import DISCOVERED_CHECKED, run_checks
+from dts_exporter.check import DISCOVERED_CHECKED, Report, run_checks
 from dts_exporter.collection.discovery import Discovery
 from dts_exporter.config import Config, DiscoveryConfig, JobConfig
 from dts_exporter.selfmetrics import ApiStats
@@ -177,19 +177,24 @@ def test_unusable_fields_in_the_job_list_are_counted(tmp_path: Path) -> None:
         sim.close()
 
 
-def test_check_tests_discovered_jobs_and_says_how_many_it_left(sim: SimulatorServer) -> None:
+def check_discovery(sim: SimulatorServer, pattern: str) -> tuple[Config, Report]:
+    """`check` on a discovery-only config listing cn-hangzhou with `pattern`."""
     config = Config(
         region="cn-hangzhou",
         endpoint=sim.url,
         jobs=(),
-        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), name_pattern="^prod-"),
+        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), name_pattern=pattern),
         max_requests_per_second=0,
     )
     client = make_client(config, DEMO_CREDS)
     try:
-        report = run_checks(config, client)
+        return config, run_checks(config, client)
     finally:
         client.close()
+
+
+def test_check_tests_discovered_jobs_and_says_how_many_it_left(sim: SimulatorServer) -> None:
+    _, report = check_discovery(sim, "^prod-")
     checked = {row.id for row in report.rows if row.action == INIT}
     assert len(checked) == DISCOVERED_CHECKED
     assert {row.action for row in report.rows} >= {
@@ -207,18 +212,7 @@ def test_check_tests_discovered_jobs_and_says_how_many_it_left(sim: SimulatorSer
 def test_a_config_that_monitors_nothing_says_why(
     sim: SimulatorServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = Config(
-        region="cn-hangzhou",
-        endpoint=sim.url,
-        jobs=(),
-        discovery=DiscoveryConfig(enabled=True, regions=("cn-hangzhou",), name_pattern="^nope"),
-        max_requests_per_second=0,
-    )
-    client = make_client(config, DEMO_CREDS)
-    try:
-        report = run_checks(config, client)
-    finally:
-        client.close()
+    config, report = check_discovery(sim, "^nope")
     why = "name_pattern '^nope' matched none of the 130 synchronization job(s) in cn-hangzhou"
     assert report.monitors_nothing and report.notes == [f"monitors nothing: {why}"]
     e = build_exporter(config, DEMO_CREDS)
