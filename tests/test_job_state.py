@@ -233,3 +233,16 @@ def test_tags_on_info_become_labels_of_dts_job_info_only() -> None:
         if any(name.startswith("tag_") for name in s.labels)
     ]
     assert tagged == ["dts_job_info"]
+
+
+def test_a_broken_structure_is_noted_with_its_place() -> None:
+    (state,) = dts_jobs.parse(
+        {"DtsJobList": [listed_job(RetryState="retrying", Performance=[1])]}, "cn-hangzhou"
+    ).jobs
+    assert state.retry is None and state.records_per_second is None
+    assert state.problems == (
+        "DtsJobList[0].Performance: a list is not an object",
+        "DtsJobList[0].RetryState: a string is not an object",
+    )
+    detail = dts_job_detail.parse({"DtsInstanceID": "a", "SubSyncJob": "many"}, "cn-hangzhou")
+    assert detail.problems == (".SubSyncJob: a string is not a list",)

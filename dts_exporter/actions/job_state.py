@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dts_exporter.base.errors import describe_kind
 from dts_exporter.base.families import Builder, Metric, Options
 from dts_exporter.base.fields import Fields, clean_text, entries, error_code, struct, unwrap
 from dts_exporter.base.records import Target
@@ -128,7 +129,7 @@ def parse_entry(entry: Mapping[str, Any], where: str, region: str, *, detail: bo
         checkpoint=f.number("Checkpoint"),
         records_per_second=rps,
         bytes_per_second=None if flow is None else flow * MIB,
-        retry=_retry(struct(entry, "RetryState", problems), f"{where}.RetryState", problems),
+        retry=_retry(struct(entry, "RetryState", problems, where), f"{where}.RetryState", problems),
         error_codes=() if detail else _error_codes(entry.get("ErrorDetails"), where, problems),
         error_message=f.text("ErrorMessage"),
         verifications=() if detail else _verifications(entry, where, problems),
@@ -152,7 +153,7 @@ def _percent(value: float | None) -> float | None:
 def _endpoint(
     entry: Mapping[str, Any], key: str, where: str, problems: list[str]
 ) -> tuple[str, str]:
-    raw = struct(entry, key, problems)
+    raw = struct(entry, key, problems, where)
     if raw is None:
         return "", ""
     f = Fields(raw, f"{where}.{key}", problems)
@@ -165,11 +166,13 @@ def _performance(
     """Performance{Rps, Flow}; the detail has them per SubSyncJob, summed here."""
     parts: list[Mapping[str, Any] | None] = []
     if not detail:
-        parts.append(struct(entry, "Performance", problems))
+        parts.append(struct(entry, "Performance", problems, where))
     subjobs = unwrap(entry.get("SubSyncJob")) if detail else None
     if isinstance(subjobs, list):
-        for _, sub in entries(subjobs, f"{where}.SubSyncJob", problems):
-            parts.append(struct(sub, "Performance", problems))
+        for i, sub in entries(subjobs, f"{where}.SubSyncJob", problems):
+            parts.append(struct(sub, "Performance", problems, f"{where}.SubSyncJob[{i}]"))
+    elif subjobs not in (None, ""):
+        problems.append(f"{where}.SubSyncJob: {describe_kind(subjobs)} is not a list")
     rps: float | None = None
     flow: float | None = None
     for part in parts:
@@ -221,7 +224,7 @@ def _verifications(
 ) -> tuple[Verification, ...]:
     found = []
     for kind, key in VERIFICATIONS:
-        raw = struct(entry, key, problems)
+        raw = struct(entry, key, problems, where)
         if raw is None:
             continue
         f = Fields(raw, f"{where}.{key}", problems)

@@ -62,13 +62,16 @@ def unwrap(value: object) -> object:
     return value
 
 
-def struct(body: Mapping[str, Any], key: str, problems: list[str]) -> Mapping[str, Any] | None:
-    """An object-valued field; None when absent, noted when it is not an object."""
+def struct(
+    body: Mapping[str, Any], key: str, problems: list[str], where: str = ""
+) -> Mapping[str, Any] | None:
+    """An object-valued field; None when absent, noted (at `where`) when it is not one."""
     value = body.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, Mapping):
-        problems.append(f"{key}: {describe_kind(value)} is not an object")
+        path = f"{where}.{key}" if where else key
+        problems.append(f"{path}: {describe_kind(value)} is not an object")
         return None
     return value
 
