@@ -6,9 +6,11 @@ URI), so they report failures the same way: `DtsApiError` with a bounded code.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,14 +18,51 @@ from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from dts_exporter import __version__
 from dts_exporter.base import errors
 from dts_exporter.base.errors import DtsApiError
+from dts_exporter.wire.deadline import WATCHDOG, Adapter, Watch, current
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# The largest realistic page is ~7.8 MiB: DescribeInitializationStatus at PageSize 100 with
+# every structure object a 300-column table's DDL (~48 KiB, non-ASCII comments), a 4 KiB
+# error message and 8 constraints, and 100 data and sync entries with 4 KiB errors
+# (`bench/pagesize.py`, bench/RESULTS.md "Body cap (issue 12)"). The cap is 4x that: a real
+# page always fits, and a hostile answer costs at most 32 MiB (counted decompressed).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_CHUNK_BYTES = 256 * 1024
+# Bodies being read at once hold at most this much beyond their first MiB each: without
+# it, 16 calls answered with bodies at the cap would hold 16 x 32 MiB. A call that needs
+# more while the others hold it all is refused (InvalidResponse) rather than wait for them.
+BODY_BUDGET_BYTES = 128 * 1024 * 1024
+_FREE_BYTES = 1024 * 1024
+
+
+class _Budget:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._left = total
+        self._lock = threading.Lock()
+
+    def take(self, wanted: int) -> bool:
+        with self._lock:
+            if wanted > self._left:
+                return False
+            self._left -= wanted
+            return True
+
+    def give(self, count: int) -> None:
+        with self._lock:
+            self._left += count
+
+
+_BUDGET = _Budget(BODY_BUDGET_BYTES)
 _CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,79}$")
+# Bodies above this size are parsed one at a time: the objects a parse builds take about
+# ten times the body, and sixteen large pages parsed at once leave the allocator's arenas
+# fragmented long after the objects are gone (RSS measured in bench/hostile_rss.py).
+LARGE_BODY_BYTES = 1024 * 1024
+_LARGE_PARSE = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -37,7 +76,7 @@ def new_session(pool_size: int) -> requests.Session:
     """A keep-alive session with a pool for `pool_size` concurrent requests and no
     urllib3-level retries (retrying is the caller's decision)."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"dts-exporter/{__version__}"
@@ -54,75 +93,114 @@ def send(
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
 ) -> HttpAnswer:
-    """One HTTP request; the body is read up to MAX_BODY_BYTES, within `timeout` in all.
-
-    requests' own timeout bounds each socket operation, not the whole answer: a server that
-    drips its body a byte at a time would never time out, so the total is checked too.
+    """One HTTP request; the body is read up to MAX_BODY_BYTES, and the whole call
+    (connect, headers, body) ends within `timeout`: past it, the watchdog shuts the socket
+    down and the call is the error `Timeout`, however slowly the server was dripping.
     Redirects are never followed (a signed request or a token must not go where a server
     points): a 3xx answer is the error `HTTP3xx`.
     """
-    started = time.monotonic()
+    watch = WATCHDOG.arm(time.monotonic() + timeout)
+    late = DtsApiError(errors.TIMEOUT, f"no complete answer within {timeout:.1f}s", action=action)
+    response: requests.Response | None = None
     try:
-        with session.request(
-            method,
-            url,
-            timeout=timeout,
-            stream=True,
-            headers=headers,
-            data=data,
-            allow_redirects=False,
-        ) as response:
-            if 300 <= response.status_code < 400:
-                raise DtsApiError(
-                    f"HTTP{response.status_code}",
-                    f"HTTP {response.status_code} redirect not followed",
-                    action=action,
-                    http_status=response.status_code,
-                )
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=256 * 1024):
-                if time.monotonic() - started > timeout:
-                    raise DtsApiError(
-                        errors.TIMEOUT,
-                        f"the answer took longer than {timeout:.1f}s to arrive",
-                        action=action,
-                        http_status=response.status_code,
-                    )
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise DtsApiError(
-                        errors.INVALID_RESPONSE,
-                        f"response exceeds the {MAX_BODY_BYTES} byte limit",
-                        action=action,
-                        http_status=response.status_code,
-                    )
-                chunks.append(chunk)
-            return HttpAnswer(response.status_code, dict(response.headers), b"".join(chunks))
-    except requests.Timeout:
-        raise DtsApiError(
-            errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action
-        ) from None
-    except requests.ConnectionError as exc:
-        if _timed_out(exc):
+        current.watch = watch
+        try:
+            response = session.request(
+                method,
+                url,
+                timeout=timeout,
+                stream=True,
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+            )
+        finally:
+            current.watch = None
+        status = response.status_code
+        if 300 <= status < 400:
+            raise DtsApiError(
+                f"HTTP{status}",
+                f"HTTP {status} redirect not followed",
+                action=action,
+                http_status=status,
+            )
+        body = _read_body(response, action, watch)
+        if WATCHDOG.disarm(watch):  # cut at the deadline: what arrived may be short
+            raise late
+        return HttpAnswer(status, dict(response.headers), body)
+    except DtsApiError as exc:
+        if exc is not late and WATCHDOG.disarm(watch):
+            raise late from None
+        raise
+    except requests.RequestException as exc:
+        if WATCHDOG.disarm(watch) or isinstance(exc, requests.Timeout) or _timed_out(exc):
             # requests reports a read timeout while streaming the body as a
             # ConnectionError (wrapping urllib3's ReadTimeoutError): it is a timeout.
-            raise DtsApiError(
-                errors.TIMEOUT, f"no answer within {timeout:.1f}s", action=action
-            ) from None
-        raise DtsApiError(
-            errors.CONNECTION_ERROR, describe_transport_error(exc), action=action
-        ) from None
-    except requests.RequestException as exc:
-        raise DtsApiError(
-            errors.INVALID_RESPONSE, describe_transport_error(exc), action=action
-        ) from None
+            raise late from None
+        if isinstance(exc, requests.ConnectionError):
+            code = errors.CONNECTION_ERROR
+        else:
+            code = errors.INVALID_RESPONSE
+        raise DtsApiError(code, describe_transport_error(exc), action=action) from None
+    finally:
+        WATCHDOG.disarm(watch)  # before the connection goes back to the pool
+        if response is not None:
+            response.close()
+
+
+def _read_body(response: requests.Response, action: str, watch: Watch) -> bytes:
+    """The (decoded) body, refused as soon as it passes MAX_BODY_BYTES: the count is of
+    decompressed bytes, so a gzip bomb stops at the cap, not after inflating."""
+    status = response.status_code
+    too_big = DtsApiError(
+        errors.INVALID_RESPONSE,
+        f"response exceeds the {MAX_BODY_BYTES} byte limit",
+        action=action,
+        http_status=status,
+    )
+    declared = response.headers.get("Content-Length", "")
+    if (
+        declared.isdigit()
+        and int(declared) > MAX_BODY_BYTES
+        and not response.headers.get("Content-Encoding")
+    ):
+        raise too_big  # said so up front: not a byte of it is read
+    # BytesIO hands its buffer over on getvalue(): no second copy of the body.
+    buffer = io.BytesIO()
+    taken = 0  # of the budget, beyond the free first MiB
+    try:
+        for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+            if watch.fired:
+                break
+            size = buffer.tell() + len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise too_big
+            if size - _FREE_BYTES > taken:
+                step = max(size - _FREE_BYTES - taken, _CHUNK_BYTES * 4)
+                if not _BUDGET.take(step):
+                    raise DtsApiError(
+                        errors.INVALID_RESPONSE,
+                        f"answers being read at once exceed the {_BUDGET.total} byte "
+                        f"budget ({size} bytes of this one so far)",
+                        action=action,
+                        http_status=status,
+                    )
+                taken += step
+            buffer.write(chunk)
+        return buffer.getvalue()
+    finally:
+        _BUDGET.give(taken)
+        buffer.close()  # a refused body is freed now, not when its frame is
 
 
 def decode_response(action: str, status: int, content: bytes) -> dict[str, Any]:
     """Turn an HTTP answer into the JSON object, or raise DtsApiError with the right code."""
     try:
-        body: object = json.loads(content)
+        if len(content) > LARGE_BODY_BYTES:
+            with _LARGE_PARSE:
+                body: object = json.loads(content)
+        else:
+            body = json.loads(content)
     except RecursionError:
         # json's decoder recurses per level: a body nested deeper than the interpreter's
         # recursion limit (far above any real answer) stops it. Checked here, not scanned
