@@ -6,7 +6,7 @@ tls_server_config:
   key_file: server.key
   client_ca_file: ca.crt                          # optional
   client_auth_type: RequireAndVerifyClientCert    # default NoClientCert
-  min_version: TLS12                              # TLS10 | TLS11 | TLS12 (default) | TLS13
+  min_version: TLS12                              # TLS12 (default) | TLS13
   max_version: TLS13                              # optional
 basic_auth_users:
   alice: $2y$10$...                               # bcrypt hashes (htpasswd -nBC 10 alice)
@@ -37,31 +37,30 @@ Certificates are read when the file is loaded (to fail early) and again by each
 `ssl_context()` call; the exporter calls it once when it starts listening, so replaced
 certificates take effect on restart (exporter-toolkit re-reads them on every handshake).
 
-`authorize()` checks an `Authorization: Basic` header against the bcrypt hashes. bcrypt at
-cost 10 takes ~50 ms, so successful (user, password) pairs are remembered in memory, keyed
-by a keyed hash of the password (never the password itself), and later scrapes with the
-same credentials cost a hash, not a bcrypt run.
+`min_version`/`max_version` TLS10 and TLS11 are refused when the file is loaded: Python's
+`ssl` and OpenSSL's default security level refuse them anyway, and accepting the key
+without effect would mislead.
+
+`authorize()` checks an `Authorization: Basic` header against the bcrypt hashes, with a
+cache of successful logins and a bound on concurrent bcrypt runs (`basicauth`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
+import logging
 import os
 import re
 import ssl
-import threading
-from collections import OrderedDict
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bcrypt
-
 from dts_exporter.base.documents import read_document
 from dts_exporter.base.errors import ConfigError, describe_kind
+from dts_exporter.basicauth import BasicAuth
+
+log = logging.getLogger("dts_exporter.web")
 
 CLIENT_AUTH_TYPES = (
     "NoClientCert",
@@ -100,7 +99,7 @@ _UNSUPPORTED = {
     "client_ca": "inline client CAs (use client_ca_file)",
 }
 _BCRYPT_RE = re.compile(r"^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$")
-_CACHE_SIZE = 256
+_UNSUPPORTED_VERSIONS = ("TLS10", "TLS11")
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,10 @@ class WebConfig:
     tls: TlsServerConfig | None = None
     # (user, bcrypt hash) pairs: never in the repr.
     basic_auth_users: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
-    _cache: OrderedDict[bytes, None] = field(
-        default_factory=OrderedDict, init=False, repr=False, compare=False
-    )
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
-    )
-    _key: bytes = field(
-        default_factory=lambda: os.urandom(32), init=False, repr=False, compare=False
-    )
+    _auth: BasicAuth = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_auth", BasicAuth(self.basic_auth_users))
 
     def __repr__(self) -> str:
         users = [user for user, _ in self.basic_auth_users]
@@ -147,59 +141,8 @@ class WebConfig:
 
     def authorize(self, authorization_header: str | None) -> bool:
         """True when no users are configured, or the header is `Basic` with a user and
-        password that match one of the bcrypt hashes."""
-        if not self.basic_auth_users:
-            return True
-        credentials = _parse_basic(authorization_header)
-        if credentials is None:
-            return False
-        user, password = credentials
-        # Constant-time lookup: every name is compared, whether or not one matched.
-        found: bytes | None = None
-        user_bytes = user.encode("utf-8")
-        for name, hashed in self.basic_auth_users:
-            if hmac.compare_digest(name.encode("utf-8"), user_bytes) and found is None:
-                found = hashed
-        password_bytes = password.encode("utf-8")
-        key = hmac.new(self._key, user_bytes + b"\0" + password_bytes, hashlib.sha256).digest()
-        if found is not None:
-            with self._lock:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    return True
-        # An unknown user costs a bcrypt run too (against a configured hash, result
-        # discarded), so timing does not tell which user names exist.
-        ok = _checkpw(password_bytes, found if found is not None else self.basic_auth_users[0][1])
-        if not (ok and found is not None):
-            return False
-        with self._lock:
-            self._cache[key] = None
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return True
-
-
-def _checkpw(password: bytes, hashed: bytes) -> bool:
-    try:
-        return bool(bcrypt.checkpw(password, hashed))
-    except ValueError:  # longer than 72 bytes (bcrypt would truncate), or a bad hash
-        return False
-
-
-def _parse_basic(header: str | None) -> tuple[str, str] | None:
-    if not header:
-        return None
-    scheme, _, rest = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        return None
-    return user, password
+        password that match one of the bcrypt hashes (see `basicauth`)."""
+        return self._auth.check(authorization_header)
 
 
 def _no_password() -> str:
@@ -322,8 +265,36 @@ def load_web_config(path: str) -> WebConfig:
     """Read and validate a web configuration file; every problem is one `ConfigError` line."""
     name = str(path)
     file = Path(path)
+    require_regular_file(path, "web config file")
     data = read_document(file)
     return parse_web_config(data, source=name, base=file.resolve().parent)
+
+
+def require_regular_file(path: str | Path, what: str = "config file") -> None:
+    """A FIFO or device would block the reader (and a reload holding its lock): refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # reading it says what is wrong
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{what} {path} is not a regular file")
+
+
+def key_file_warnings(config: WebConfig) -> list[str]:
+    """The TLS private key should be readable by its owner only."""
+    if config.tls is None:
+        return []
+    key = config.tls.key_file
+    try:
+        mode = os.stat(key).st_mode
+    except OSError:
+        return []
+    if mode & 0o077:
+        return [
+            f"{key} (tls_server_config.key_file of {config.source}) is readable by group or "
+            f"others (mode {mode & 0o777:o}); run chmod 600 {key}"
+        ]
+    return []
 
 
 def parse_web_config(data: object, *, source: str = "web config", base: Path) -> WebConfig:
@@ -362,9 +333,15 @@ def _tls(node: _Node, base: Path) -> TlsServerConfig | None:
     if ca is None and auth in _VERIFYING:
         raise node.child("client_ca_file").fail(f"missing (required by client_auth_type {auth})")
     versions = tuple(TLS_VERSIONS)
-    min_version = node.child("min_version").choice(versions) or "TLS12"
+    min_node = node.child("min_version")
+    min_version = min_node.choice(versions) or "TLS12"
     max_node = node.child("max_version")
     max_version = max_node.choice(versions)
+    for version_node, version in ((min_node, min_version), (max_node, max_version)):
+        if version in _UNSUPPORTED_VERSIONS:
+            raise version_node.fail(
+                f"{version} is not supported by this Python/OpenSSL; use TLS12 or TLS13"
+            )
     if max_version is not None and versions.index(max_version) < versions.index(min_version):
         raise max_node.fail(f"{max_version} is below min_version {min_version}")
     return TlsServerConfig(

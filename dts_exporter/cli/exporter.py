@@ -13,7 +13,7 @@ import click
 from dts_exporter import __version__, actions
 from dts_exporter import discover as discovering
 from dts_exporter.base.errors import ConfigError
-from dts_exporter.base.logfmt import setup_logging
+from dts_exporter.base.logfmt import quote, setup_logging
 from dts_exporter.check import format_table, run_checks
 from dts_exporter.cli.common import (
     config_option,
@@ -23,13 +23,13 @@ from dts_exporter.cli.common import (
     serve_until_signal,
     start_or_fail,
 )
-from dts_exporter.config import LOG_LEVELS, LogLevel
+from dts_exporter.config import LOG_LEVELS, LogLevel, secret_file_warnings
 from dts_exporter.config.schema import json_schema_text
-from dts_exporter.lifecycle import Runtime
+from dts_exporter.lifecycle import Runtime, exit_without_stuck_workers, return_freed_memory
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.startup import StartupError, load, make_client, probe_credentials
 from dts_exporter.web import ExporterServer
-from dts_exporter.webconfig import load_web_config
+from dts_exporter.webconfig import key_file_warnings, load_web_config
 
 log = logging.getLogger("dts_exporter")
 
@@ -111,6 +111,9 @@ def serve(
     stats = ApiStats(actions.NAMES)
     started = start_or_fail(config_path, stats, shard, log_level)
     config = started.config
+    return_freed_memory()
+    for warning in key_file_warnings(web_config) if web_config is not None else []:
+        log.warning("insecure key file message=%s", quote(warning))
 
     def announce(server: ExporterServer) -> None:
         log.info(
@@ -130,18 +133,31 @@ def serve(
 
     runtime = Runtime(config_path, started, stats, shard, log_level)
     serve_until_signal(runtime, host, port, announce, web_config, enable_lifecycle)
+    exit_without_stuck_workers(runtime.config.scrape_timeout_seconds)
 
 
 @click.command()
 @config_option
-def check(config_path: str) -> None:
+@click.option(
+    "--web.config.file",
+    "web_config_path",
+    envvar="DTS_EXPORTER_WEB_CONFIG_FILE",
+    show_envvar=True,
+    help="Also validate this exporter-toolkit web config, as serve reads it.",
+)
+def check(config_path: str, web_config_path: str | None) -> None:
     """Call each action once per configured id and print the results."""
     try:
         config = load(config_path)
+        warnings = secret_file_warnings(config_path, config)
+        if web_config_path:
+            warnings += key_file_warnings(load_web_config(web_config_path))
         setup_logging("error")
         credentials = probe_credentials(config)
-    except StartupError as exc:
+    except (StartupError, ConfigError) as exc:
         fail(str(exc))
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     client = make_client(config, credentials)
     try:
         report = run_checks(config, client)

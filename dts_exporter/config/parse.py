@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -29,6 +30,12 @@ TOP_LEVEL_KEYS = key_names(Config)
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML (or JSON) config file."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True  # reading it says what is wrong
+    if not regular:  # a FIFO would block the reader, and a reload holding its lock
+        raise ConfigError(f"config file {path} is not a regular file")
     return parse_config(read_document(path), source=str(path))
 
 
