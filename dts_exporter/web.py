@@ -19,6 +19,8 @@ from dts_exporter import __version__
 from dts_exporter.base.api import ID_RE, REGION_RE
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.base.logfmt import quote
+from dts_exporter.rendering import encode
+from dts_exporter.scrape import ProbeRefusedError
 from dts_exporter.webconfig import WebConfig
 from dts_exporter.webserver import (
     CLIENT_TIMEOUT_SECONDS,
@@ -31,6 +33,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9881
 DEFAULT_LISTEN_ADDRESS = f":{DEFAULT_PORT}"
+# The shortest scrape timeout taken from X-Prometheus-Scrape-Timeout-Seconds, in seconds.
+MIN_SCRAPE_TIMEOUT = 1.0
+# The longest /probe query string, in bytes: room for probe_max_task_ids at its maximum
+# (200) of the longest ids (128 bytes); a longer one is answered 414.
+MAX_PROBE_QUERY = 32_768
 
 
 def parse_listen_address(value: str) -> tuple[str, int]:
@@ -245,10 +252,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._method_not_allowed()
 
     def _probe(self) -> None:
-        params = parse_qs(urlsplit(self.path).query)
+        query = urlsplit(self.path).query
+        if len(query) > MAX_PROBE_QUERY:
+            message = f"414 probe query too long: {len(query)} bytes, at most {MAX_PROBE_QUERY}\n"
+            self._send(414, message.encode(), "text/plain; charset=utf-8")
+            return
+        params = parse_qs(query)
         # `target` as blackbox_exporter names it, so the Prometheus Operator's Probe works
         job_ids = params.get("job_id", []) + params.get("target", [])
-        task_ids = params.get("task_id", [])
+        task_ids = list(dict.fromkeys(params.get("task_id", [])))
         regions = params.get("region", [])
         problem = ""
         if len(job_ids) != 1 or not ID_RE.match(job_ids[0]):
@@ -262,12 +274,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         region = regions[0] if regions else None
         timeout = self._scrape_timeout()
-        self._expose(lambda: self.server.scrapes.probe(job_ids[0], task_ids, region, timeout))
+        try:  # collected before answering: a refused probe is an HTTP error, not a body
+            collector = self.server.scrapes.probe(job_ids[0], task_ids, region, timeout)
+        except ProbeRefusedError as exc:
+            log.debug("probe refused status=%d reason=%s", exc.status, quote(exc.message))
+            body = f"{exc.status} {exc.message}\n".encode()
+            self._send(exc.status, body, "text/plain; charset=utf-8")
+            return
+        self._expose(lambda: collector)
 
     def _expose(self, scrape: Callable[[], Collector]) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
         try:
-            body = encoder(scrape())
+            body = encode(scrape(), encoder)  # unchanged ids' lines reused
         except Exception:  # never expected: the collector does not raise; keep serving
             log.exception("metrics exposition failed")
             self._send(500, b"500 metrics exposition failed\n", "text/plain; charset=utf-8")
@@ -279,7 +298,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, content_type, encoding=encoding)
 
     def _scrape_timeout(self) -> float | None:
-        """Prometheus's scrape timeout less the offset, as blackbox_exporter does."""
+        """Prometheus's scrape timeout less the offset, as blackbox_exporter does; an
+        announced timeout below MIN_SCRAPE_TIMEOUT counts as that (a client announcing
+        milliseconds would only collect Timeouts)."""
         raw = self.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
         if raw is None:
             return None
@@ -290,6 +311,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if not announced > 0:  # also rejects NaN
             return None
+        if announced < MIN_SCRAPE_TIMEOUT:
+            log.debug("raising a short X-Prometheus-Scrape-Timeout-Seconds value=%s", quote(raw))
+            announced = MIN_SCRAPE_TIMEOUT
         offset = self.server.timeout_offset
         return announced - offset if announced > 2 * offset else announced / 2
 
