@@ -10,6 +10,12 @@ one modify task each) and `dts-exporter serve` against it, then for --minutes:
 - every --sample-interval seconds samples the exporter's RSS (`/proc/<pid>/status` VmRSS),
   open file descriptors (`/proc/<pid>/fd`) and threads (`/proc/<pid>/status` Threads).
 
+With --hostile, one fault in three is a hostile answer (the simulator's hostile kinds:
+redirect, drip, oversize or repeated page, deep JSON, gzip bomb, huge body), the exporter
+runs with basic auth and --web.enable-lifecycle, and the callers of
+`bench/hostile_callers.py` (probe floods, 2 ms scrape timeouts, trickling headers, reload
+storms, password guesses) run beside the scraper; their answers are counted.
+
 Writes every sample to a CSV under bench/out/ and prints a Markdown summary: RSS after the
 warm-up vs at the end, growth %, fd and thread min/max after the warm-up, scrape counts.
 Not part of CI (it runs for 30 minutes by default).
@@ -36,9 +42,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import requests
 
-from dts_exporter.simulator import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, FAULT_KINDS
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.hostile_callers import Callers
+from dts_exporter.simulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    FAULT_KINDS,
+    HOSTILE_FAULT_KINDS,
+)
 
 OUT = Path(__file__).parent / "out"
 SCRAPE_TIMEOUT = 8.0  # what the soak announces as Prometheus's scrape timeout
@@ -72,6 +87,21 @@ def scenario(jobs: int, tables: int) -> dict[str, Any]:
         }
 
     return {
+        # The job list the job-health calls read (DescribeDtsJobs), as a real account has.
+        "dts_jobs": {
+            "cn-hangzhou": [
+                {
+                    "DtsInstanceID": job_id(j),
+                    "DtsJobId": f"job-{job_id(j)}",
+                    "DtsJobName": f"soak{j}",
+                    "JobType": "SYNC",
+                    "Status": "Synchronizing",
+                    "Delay": 1,
+                    "Checkpoint": "1790000000",
+                }
+                for j in range(jobs)
+            ]
+        },
         "jobs": {
             job_id(j): {
                 "DataInitializationDetails": [table(j, t) for t in range(tables)],
@@ -110,17 +140,21 @@ def scenario(jobs: int, tables: int) -> dict[str, Any]:
     }
 
 
-def random_fault(rng: random.Random, jobs: int) -> dict[str, Any]:
-    """One random fault on one random id, or none (about one time in six)."""
+def random_fault(rng: random.Random, jobs: int, hostile: bool = False) -> dict[str, Any]:
+    """One random fault on one random id, or none (about one time in six); with `hostile`,
+    one time in three a hostile answer (redirect, drip, oversize or repeated page, deep
+    JSON, gzip bomb, huge body) instead."""
     if rng.random() < 1 / 6:
         return {}
     kind = rng.choice(FAULT_KINDS)
+    if hostile and rng.random() < 1 / 3:
+        kind = rng.choice(HOSTILE_FAULT_KINDS)
     is_job = rng.random() < 0.5
     target = job_id(rng.randrange(jobs)) if is_job else task_id(rng.randrange(jobs))
     spec: dict[str, Any] = {"kind": kind}
     if kind == "latency":
         spec["seconds"] = round(rng.uniform(0.5, 4.0), 2)  # sometimes past timeout_seconds
-    if is_job and kind != "latency" and rng.random() < 0.3:
+    if is_job and kind not in ("latency", "drip") and rng.random() < 0.3:
         spec["pages"] = [2]
     return {target: [spec]}
 
@@ -169,7 +203,7 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -186,6 +220,12 @@ def main() -> int:
     parser.add_argument("--sample-interval", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None, help="CSV path (default bench/out/)")
+    parser.add_argument(
+        "--hostile",
+        action="store_true",
+        help="hostile answers among the faults, and hostile callers (bench/hostile_callers.py)"
+        " beside the scraper; basic auth and --web.enable-lifecycle on",
+    )
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -209,6 +249,15 @@ def main() -> int:
         ],
     }
     (tmp / "config.json").write_text(json.dumps(config))
+    auth = ("soak", "soak-password")
+    hashed = bcrypt.hashpw(auth[1].encode(), bcrypt.gensalt(rounds=10)).decode()
+    (tmp / "web.yml").write_text(f"basic_auth_users:\n  {auth[0]}: {hashed}\n")
+    web_options = (
+        ["--web.config.file", str(tmp / "web.yml"), "--web.enable-lifecycle"]
+        if args.hostile
+        else []
+    )
+    callers: Callers | None = None
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
     env.update(
         {
@@ -250,12 +299,16 @@ def main() -> int:
                 str(tmp / "config.json"),
                 "--listen-address",
                 f"127.0.0.1:{exp_port}",
+                *web_options,
             ],
             stdout=exp_log,
             stderr=subprocess.STDOUT,
             env=env,
         )
         wait_http(f"{exp_url}/healthz", exporter)
+        if args.hostile:
+            callers = Callers(exp_url, auth)
+            callers.start()
         print(
             f"soak: {args.minutes:g} min, exporter pid {exporter.pid}, csv {csv_path}, logs {tmp}",
             flush=True,
@@ -274,7 +327,7 @@ def main() -> int:
                 print(f"soak: the exporter died with {exporter.returncode}", flush=True)
                 break
             if now >= next_fault:
-                current_fault = random_fault(rng, args.jobs)
+                current_fault = random_fault(rng, args.jobs, args.hostile)
                 requests.put(f"{sim_url}/_simulator/faults", json=current_fault, timeout=5)
                 tally.faults += 1
                 next_fault += args.fault_interval
@@ -298,6 +351,7 @@ def main() -> int:
                     f"{exp_url}/metrics",
                     headers={"X-Prometheus-Scrape-Timeout-Seconds": str(SCRAPE_TIMEOUT)},
                     timeout=SCRAPE_TIMEOUT + 2,
+                    auth=auth if args.hostile else None,
                 )
                 ok = response.status_code == 200 and "dts_up" in response.text
             except requests.RequestException:
@@ -324,7 +378,11 @@ def main() -> int:
                 }
             )
     finally:
+        if callers is not None:
+            callers.close()
+        stopping = time.monotonic()
         exit_code = stop(exporter) if exporter is not None else None
+        stop_seconds = time.monotonic() - stopping
         stop(sim)
         sim_log.close()
         exp_log.close()
@@ -376,7 +434,7 @@ def main() -> int:
     print(
         f"Command: .venv/bin/python bench/soak.py --minutes {args.minutes:g} "
         f"--warmup-minutes {args.warmup_minutes:g} --jobs {args.jobs} --tables {args.tables} "
-        f"--seed {args.seed}"
+        f"--seed {args.seed}{' --hostile' if args.hostile else ''}"
     )
     print()
     print("| figure | value |")
@@ -403,6 +461,13 @@ def main() -> int:
         f"{min(warm_threads)} / {max(warm_threads)} ({min(all_threads)} / {max(all_threads)}) |"
     )
     print(f"| exporter died | {'yes' if died else 'no'} (exit status at SIGTERM: {exit_code}) |")
+    print(f"| SIGTERM to exit | {stop_seconds:.1f} s |")
+    log_bytes = (tmp / "exporter.log").stat().st_size
+    per_minute = log_bytes / 1024 / args.minutes
+    print(f"| exporter log | {log_bytes / 1024:.0f} KiB ({per_minute:.1f} KiB/min) |")
+    if callers is not None:
+        for what, count in sorted(callers.seen.items()):
+            print(f"| hostile caller: {what} | {count} |")
     print()
     print(f"CSV: {csv_path}")
     return 1 if died or tally.failed else 0

@@ -24,6 +24,7 @@ from dts_exporter.simulator import (
     DEMO_ACCESS_KEY_SECRET,
     DEMO_JOBS,
     FAULT_KINDS,
+    HOSTILE_FAULT_KINDS,
     Fault,
     Scenario,
     SimulatorServer,
@@ -775,7 +776,7 @@ def test_clock_drives_the_timestamp_window(demo: Demo) -> None:
 
 # --- scenario validation ------------------------------------------------------------------
 
-KINDS = ", ".join(FAULT_KINDS)
+KINDS = ", ".join(FAULT_KINDS + HOSTILE_FAULT_KINDS)
 
 
 @pytest.mark.parametrize(
@@ -784,12 +785,12 @@ KINDS = ", ".join(FAULT_KINDS)
         (
             "jobs: {}\nextra: 1\n",
             "extra: unknown key (expected one of: jobs, tasks, dts_jobs, dts_job_details, "
-            "check_jobs, faults)",
+            "check_jobs, faults, flow_control)",
         ),
         (
             "- 1\n",
             "expected a mapping with keys jobs, tasks, dts_jobs, dts_job_details, check_jobs, "
-            "faults, got list",
+            "faults, flow_control, got list",
         ),
         ("jobs: [1]\n", "jobs: expected a mapping of id to body, got list"),
         ("tasks: {t1: 3}\n", "tasks.t1: expected a mapping, got int"),

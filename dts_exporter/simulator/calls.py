@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dts_exporter.simulator import hostile
 from dts_exporter.simulator.render import (
     JSON_CONTENT_TYPE,
     XML_CONTENT_TYPE,
@@ -18,7 +19,7 @@ from dts_exporter.simulator.render import (
     render_body,
     render_error,
 )
-from dts_exporter.simulator.scenario import Fault
+from dts_exporter.simulator.scenario import HOSTILE_FAULT_KINDS, Fault
 
 HTML_BAD_GATEWAY = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -38,6 +39,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False
+    drip: float = 0.0  # seconds between two bytes of the body; 0: all at once
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,34 @@ def business_error(call: Call, code: str, message: str) -> Reply:
     return answer(call, body)
 
 
+def _hostile_reply(kind: str, call: Call, normal: Callable[[], Reply]) -> Reply:
+    """What a hostile or broken endpoint answers (see `hostile`)."""
+    if kind == "redirect":
+        return Reply(302, headers={"Location": hostile.REDIRECT_LOCATION})
+    if kind == "deep_json":
+        return Reply(200, hostile.deep_json())
+    if kind == "gzip_bomb":
+        return Reply(200, hostile.gzip_bomb(), headers={"Content-Encoding": "gzip"})
+    if kind == "huge_body":
+        return Reply(200, hostile.huge_body())
+    reply = normal()
+    if kind == "drip":
+        reply.drip = hostile.DRIP_INTERVAL_SECONDS
+    elif reply.status == 200 and not call.xml:
+        raw = call.params.get("PageSize", "")
+        size = int(raw) if raw.isdigit() else 30  # DescribeInitializationStatus's default
+        if kind == "oversize_page":
+            reply.body = hostile.oversize_page(reply.body, size)
+        else:  # repeat_page
+            key = (call.action, *sorted(f"{k}={v}" for k, v in call.params.items() if "Id" in k))
+            reply.body = hostile.repeat_page(key, reply.body, size)
+    return reply
+
+
 def _fault_reply(fault: Fault, call: Call, normal: Callable[[], Reply]) -> Reply:
     kind = fault.kind
+    if kind in HOSTILE_FAULT_KINDS:
+        return _hostile_reply(kind, call, normal)
     if kind == "throttling":
         headers = {}
         if fault.retry_after_ms is not None:
