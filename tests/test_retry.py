@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dts_exporter.wire.retry import RetryPolicy, TokenBucket, is_retryable
+from dts_exporter.wire.flow import TokenBucket
+from dts_exporter.wire.retry import RetryPolicy, is_retryable
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,21 @@ DEFAULT_SIMULATOR_ADDRESS = "127.0.0.1:8080"
     show_envvar=True,
     help="Lifetime of every temporary credential handed out (tests of expiry and refresh).",
 )
+@click.option(
+    "--flow-control-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    envvar="DTS_SIMULATOR_FLOW_CONTROL_RATE",
+    show_envvar=True,
+    help="Calls per second per region and action; past it, Throttling.User "
+    "(default: the scenario's flow_control, else none).",
+)
+@click.option(
+    "--flow-control-burst",
+    type=click.FloatRange(min=1),
+    envvar="DTS_SIMULATOR_FLOW_CONTROL_BURST",
+    show_envvar=True,
+    help="Calls a full bucket lets through at once (default: one second's worth).",
+)
 def simulate(
     listen_address: str,
     scenario_path: str | None,
@@ -111,9 +126,18 @@ def simulate(
     oidc_token_file: str | None,
     ecs_role: str | None,
     sts_duration_seconds: float | None,
+    flow_control_rate: float | None,
+    flow_control_burst: float | None,
 ) -> None:
     """Run a simulated DTS OpenAPI endpoint (for demos and tests)."""
     setup_logging(log_level)
+    if flow_control_burst is not None and flow_control_rate is None:
+        fail("--flow-control-burst needs --flow-control-rate")
+    flow = (
+        simulator.FlowSettings.of(flow_control_rate, flow_control_burst)
+        if flow_control_rate is not None
+        else None
+    )
     host, port = parse_address(listen_address)
     try:
         scenario = simulator.load_scenario(scenario_path) if scenario_path else None
@@ -130,6 +154,7 @@ def simulate(
             oidc_token_file=oidc_token_file,
             ecs_role_name=ecs_role,
             sts_duration_seconds=sts_duration_seconds,
+            flow_control=flow,
         )
     except ConfigError as exc:
         fail(str(exc))

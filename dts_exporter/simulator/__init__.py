@@ -21,8 +21,10 @@ from dts_exporter.simulator.demo import (
     DemoJob,
 )
 from dts_exporter.simulator.demo_jobs import DEMO_MIGRATION_JOB_ID, DEMO_REGION
+from dts_exporter.simulator.flow import FlowSettings
 from dts_exporter.simulator.scenario import (
     FAULT_KINDS,
+    HOSTILE_FAULT_KINDS,
     Fault,
     Scenario,
     load_scenario,
@@ -38,8 +40,10 @@ __all__ = [
     "DEMO_MIGRATION_JOB_ID",
     "DEMO_REGION",
     "FAULT_KINDS",
+    "HOSTILE_FAULT_KINDS",
     "DemoJob",
     "Fault",
+    "FlowSettings",
     "Scenario",
     "SimulatorServer",
     "load_scenario",

@@ -6,6 +6,8 @@
 - STS (`Version=2015-04-01`): AssumeRoleWithOIDC (unsigned), AssumeRole (see `sts`).
 
 Any other version is 400 `InvalidVersion`, any other action 404 `InvalidAction.NotFound`.
+With flow control on (see `flow`), an authenticated DTS call past its (RegionId, action)
+bucket is 400 `Throttling.User`.
 Faults injected for the object a call names replace or delay its answer (see `calls`):
 those keyed `<action>:<id>`, then the bare id (job or task id: DescribeInitializationStatus
 and DescribeSynchronizationObjectModifyStatus only), then the action, then `*` (see
@@ -39,6 +41,7 @@ from dts_exporter.simulator.calls import (
 )
 from dts_exporter.simulator.check_jobs import list_check_jobs, parse_check_query
 from dts_exporter.simulator.discovery import list_jobs, parse_query
+from dts_exporter.simulator.flow import THROTTLED_CODE, THROTTLED_MESSAGE
 from dts_exporter.simulator.job_state import parse_detail_query
 from dts_exporter.simulator.render import DEFAULT_HOST_ID, ApiError
 from dts_exporter.simulator.scenario import JOB_LIST_FIELDS, Fault
@@ -66,6 +69,8 @@ class Backend(Protocol):
     sts: StsService
 
     def count(self, action: str) -> None: ...
+
+    def admit(self, region: str, action: str) -> bool: ...
 
     def faults_for(self, object_id: str, *, wildcard: bool = True) -> tuple[Fault, ...]: ...
 
@@ -249,6 +254,8 @@ def handle_api(
         if signed.action == ASSUME_ROLE_ACTION:
             return _sts_call(backend, call)
         backend.count(signed.action)
+        if not backend.admit(params.get("RegionId", ""), signed.action):
+            raise ApiError(400, THROTTLED_CODE, THROTTLED_MESSAGE)
         handler = _HANDLERS.get(signed.action, _describe_modify_status)
         return handler(backend, call)
     except ApiError as error:

@@ -7,6 +7,7 @@ dts_jobs: {"<region>": [<DescribeDtsJobs DtsJobList entry, with JobType>, ...]}
 dts_job_details: {"<DtsInstanceID or DtsJobId>": <DescribeDtsJobDetail body>}
 check_jobs: {"<DtsInstanceID>": [<DescribeCheckJobs CheckJobs entry, with CheckType>, ...]}
 faults: {"<key>": [{kind: throttling, pages: [2]}, {kind: latency, seconds: 0.2}]}
+flow_control: {requests_per_second: 20, burst: 20}   # optional; see `flow`
 ```
 `dts_job_details` is optional: without an entry for a job, DescribeDtsJobDetail derives
 the detail from the job's `dts_jobs` entry (any region, see `job_state`). A job without
@@ -39,6 +40,7 @@ from typing import Any
 
 from dts_exporter.base.documents import read_document
 from dts_exporter.base.errors import ConfigError
+from dts_exporter.simulator.flow import FlowSettings, parse_flow_control
 from dts_exporter.simulator.scenario_values import (
     check_json_value,
     check_list_of_mappings,
@@ -56,6 +58,17 @@ FAULT_KINDS = (
     "html",
     "success_false",
     "reset",
+)
+# What a hostile or broken endpoint answers (simulator/hostile.py); the soak and the
+# hostile-answer tests use them, the fault matrix does not.
+HOSTILE_FAULT_KINDS = (
+    "redirect",
+    "drip",
+    "oversize_page",
+    "repeat_page",
+    "deep_json",
+    "gzip_bomb",
+    "huge_body",
 )
 JOB_LIST_FIELDS = (
     "StructureInitializationDetails",
@@ -90,7 +103,15 @@ DETAIL_STRUCT_FIELDS = (
 )
 DTS_JOB_TYPES = ("MIGRATION", "SYNC", "SUBSCRIBE")
 CHECK_TYPES = (1, 2)
-TOP_LEVEL_KEYS = ("jobs", "tasks", "dts_jobs", "dts_job_details", "check_jobs", "faults")
+TOP_LEVEL_KEYS = (
+    "jobs",
+    "tasks",
+    "dts_jobs",
+    "dts_job_details",
+    "check_jobs",
+    "faults",
+    "flow_control",
+)
 _FAULT_KEYS = {"kind", "seconds", "pages", "retry_after_ms"}
 
 
@@ -123,6 +144,7 @@ class Scenario:
     faults: Mapping[str, tuple[Fault, ...]] = field(default_factory=dict)
     dts_job_details: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     check_jobs: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    flow_control: FlowSettings | None = None
 
 
 def _check_job(body: Mapping[str, Any], path: str, source: str) -> None:
@@ -258,10 +280,10 @@ def _parse_fault(spec: object, path: str, source: str) -> Fault:
     kind = spec.get("kind")
     if kind is None:
         raise ConfigError(f"{source}: {path}.kind: missing")
-    if kind not in FAULT_KINDS:
+    if kind not in FAULT_KINDS + HOSTILE_FAULT_KINDS:
         raise ConfigError(
             f"{source}: {path}.kind: unknown fault kind {kind!r} "
-            f"(expected one of: {', '.join(FAULT_KINDS)})"
+            f"(expected one of: {', '.join(FAULT_KINDS + HOSTILE_FAULT_KINDS)})"
         )
     seconds = 0.0
     if kind == "latency":
@@ -363,6 +385,7 @@ def parse_scenario(data: object, source: str) -> Scenario:
             _check_job_entry,
             source,
         ),
+        flow_control=parse_flow_control(data.get("flow_control"), source),
     )
 
 

@@ -31,6 +31,7 @@ from dts_exporter.simulator.check_jobs import stored_check_jobs
 from dts_exporter.simulator.demo import DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET, demo_job_body
 from dts_exporter.simulator.demo_jobs import DEMO_REGION, demo_check_jobs, demo_dts_jobs
 from dts_exporter.simulator.demo_tasks import demo_task_body
+from dts_exporter.simulator.flow import THROTTLED_CODE, FlowSettings, ServiceFlow
 from dts_exporter.simulator.identities import CredentialStore
 from dts_exporter.simulator.job_state import find_detail
 from dts_exporter.simulator.metadata import (
@@ -65,6 +66,7 @@ class SimulatorServer(ThreadingHTTPServer):
         demo_offset: float = 0.0,
         sts: StsSettings | None = None,
         metadata: MetadataSettings | None = None,
+        flow_control: FlowSettings | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.authenticator = authenticator
@@ -79,6 +81,9 @@ class SimulatorServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
         self._faults: dict[str, tuple[Fault, ...]] = dict(scenario.faults) if scenario else {}
+        self.flow = ServiceFlow(
+            flow_control or (scenario.flow_control if scenario else None), time.monotonic
+        )
         self._connections: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -123,11 +128,21 @@ class SimulatorServer(ThreadingHTTPServer):
         with self._lock:
             return dict(self._counts)
 
+    def set_flow_control(self, settings: FlowSettings | None) -> None:
+        self.flow.configure(settings)
+
     # -- used by the handler --------------------------------------------------------------
 
     def count(self, action: str) -> None:
         with self._lock:
             self._counts[action] = self._counts.get(action, 0) + 1
+
+    def admit(self, region: str, action: str) -> bool:
+        """The flow control's verdict; a throttled call is counted as `<action>:Throttling.User`."""
+        if self.flow.admit(region, action):
+            return True
+        self.count(f"{action}:{THROTTLED_CODE}")
+        return False
 
     def faults_for(self, object_id: str, *, wildcard: bool = True) -> tuple[Fault, ...]:
         with self._lock:
@@ -283,8 +298,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if reply.status != 204:
+        if reply.status == 204:
+            return
+        if reply.drip <= 0:
             self.wfile.write(reply.body)
+            return
+        self.close_connection = True
+        for index in range(len(reply.body)):  # a byte at a time, until the client gives up
+            self.wfile.write(reply.body[index : index + 1])
+            self.wfile.flush()
+            time.sleep(reply.drip)
 
 
 def start_simulator(
@@ -304,6 +327,7 @@ def start_simulator(
     ecs_role_name: str | None = None,
     metadata_require_token: bool = True,
     sts_duration_seconds: float | None = None,
+    flow_control: FlowSettings | None = None,
 ) -> SimulatorServer:
     """Bind (port 0 = ephemeral) and serve in a daemon thread; returns at once.
 
@@ -315,6 +339,7 @@ def start_simulator(
     `metadata_require_token=False` also accepts metadata requests without a session token.
     `sts_duration_seconds` overrides the lifetime of every temporary credential issued
     (STS, ECS metadata, credentials URI), e.g. a few seconds to test expiry and refresh.
+    `flow_control` (else the scenario's) throttles DTS calls past a rate (see `flow`).
     """
     if sts_duration_seconds is not None and not sts_duration_seconds > 0:
         raise ValueError(f"sts_duration_seconds must be > 0, got {sts_duration_seconds!r}")
@@ -338,6 +363,7 @@ def start_simulator(
             require_token=metadata_require_token,
             duration_override=sts_duration_seconds,
         ),
+        flow_control=flow_control,
     )
     server.serve_in_background()
     return server

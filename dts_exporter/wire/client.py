@@ -1,8 +1,9 @@
 """A thin DTS OpenAPI client: signs, sends, retries. Returns plain dicts.
 
 One keep-alive `requests.Session` (pool sized for the collector's concurrency) is shared by
-every thread. Each attempt is signed afresh (new nonce and timestamp), waits for the
-client-side rate limit, and never runs past the caller's deadline. Throttling, 5xx and
+every thread. Each attempt is signed afresh (new nonce and timestamp), waits for its
+turn in the adaptive flow control of its (region, action) (see `flow`; throttled answers
+slow it down), and never runs past the caller's deadline. Throttling, 5xx and
 transport failures are retried with exponential backoff and jitter (honouring
 `x-acs-retry-after`); authentication and parameter errors never are. Every failure ends
 as a `DtsApiError` with a bounded code.
@@ -21,7 +22,8 @@ from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.wire import rpc, transport
 from dts_exporter.wire.endpoints import endpoint_for_region
-from dts_exporter.wire.retry import RetryPolicy, TokenBucket, is_retryable
+from dts_exporter.wire.flow import FlowControl
+from dts_exporter.wire.retry import RetryPolicy, is_retryable
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class DtsClient:
         endpoint: str | None = None,
         signature_version: rpc.SignatureVersion = "v3",
         retry: RetryPolicy | None = None,
-        rate_limiter: TokenBucket | None = None,
+        flow: FlowControl | None = None,
         observer: Observer | None = None,
         retry_observer: RetryObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -54,7 +56,7 @@ class DtsClient:
         self.retry = retry or RetryPolicy()
         self._endpoint_override = endpoint.rstrip("/") if endpoint else None
         self._credentials = credentials
-        self._limiter = rate_limiter
+        self.flow = flow
         self._observer = observer
         self._retry_observer = retry_observer
         self._clock = clock
@@ -94,6 +96,8 @@ class DtsClient:
                 return self._attempt(action, params, region or self.region, deadline)
             except CredentialsError:
                 raise  # the provider already retried and reported; another try will not help
+            except _FlowRefusedError:
+                raise  # a later try would find the deadline nearer, not the turn
             except DtsApiError as exc:
                 if retries >= self.retry.max_retries or not is_retryable(exc.code):
                     raise
@@ -111,7 +115,19 @@ class DtsClient:
     def _attempt(
         self, action: str, params: Mapping[str, str], region: str, deadline: float | None
     ) -> dict[str, Any]:
-        timeout = self.timeout_seconds
+        if deadline is not None and deadline - self._clock() <= 0:
+            raise DtsApiError(
+                errors.TIMEOUT, "scrape deadline reached before the request", action=action
+            )
+        flow = self.flow
+        sent = flow.acquire(region, action, deadline) if flow is not None else None
+        if flow is not None and sent is None:
+            raise _FlowRefusedError(
+                errors.TIMEOUT,
+                "waiting for the client-side flow control would pass the deadline",
+                action=action,
+            )
+        timeout = self.timeout_seconds  # what is left once the flow control let us go
         if deadline is not None:
             remaining = deadline - self._clock()
             if remaining <= 0:
@@ -119,12 +135,6 @@ class DtsClient:
                     errors.TIMEOUT, "scrape deadline reached before the request", action=action
                 )
             timeout = min(timeout, remaining)
-        if self._limiter is not None and not self._limiter.acquire(deadline):
-            raise DtsApiError(
-                errors.TIMEOUT,
-                "the client-side rate limit (max_requests_per_second) would pass the deadline",
-                action=action,
-            )
         request = rpc.sign(
             self.endpoint_for(region),
             action,
@@ -155,8 +165,15 @@ class DtsClient:
             code = exc.code
             raise
         finally:
+            if flow is not None and sent is not None:
+                flow.feedback(region, action, sent, throttled=code.startswith("Throttling"))
             if self._observer is not None:
                 self._observer(action, code, self._clock() - started)
+
+
+class _FlowRefusedError(DtsApiError):
+    """A Timeout before sending: waiting for the flow control's turn would pass the
+    deadline. Not retried."""
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
