@@ -17,7 +17,7 @@ from dts_exporter.base.families import Builder, Metric, Options
 from dts_exporter.base.fields import Fields, entries, list_field
 from dts_exporter.base.records import Target
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.paging import fetch_pages
+from dts_exporter.wire.paging import ONE_AT_A_TIME, Paging, fetch_pages
 
 NAME = DESCRIBE_CHECK_JOBS
 PAGE_SIZE = 30  # the request model: 30, 50 or 100
@@ -39,10 +39,16 @@ class CheckJob:
 class CheckJobs:
     checks: tuple[CheckJob, ...]
     problems: tuple[str, ...] = ()
+    pages: int = 1
 
 
 def request(
-    client: DtsClient, job_id: str, *, region: str | None = None, deadline: float | None = None
+    client: DtsClient,
+    job_id: str,
+    *,
+    region: str | None = None,
+    deadline: float | None = None,
+    paging: Paging = ONE_AT_A_TIME,
 ) -> dict[str, Any]:
     def page(number: int) -> Mapping[str, Any]:
         # No RegionId: the request model has none (the endpoint says the region).
@@ -57,11 +63,15 @@ def request(
         max_pages=MAX_PAGES,
         action=NAME,
         total_field="TotalRecordCount",
+        paging=paging,
     )
 
 
-def fetch(client: DtsClient, target: Target, deadline: float | None) -> CheckJobs:
-    return parse(request(client, target.job_id, region=target.region, deadline=deadline))
+def fetch(
+    client: DtsClient, target: Target, deadline: float | None, paging: Paging = ONE_AT_A_TIME
+) -> CheckJobs:
+    body = request(client, target.job_id, region=target.region, deadline=deadline, paging=paging)
+    return parse(body)
 
 
 def parse(body: Mapping[str, Any]) -> CheckJobs:
@@ -80,7 +90,9 @@ def parse(body: Mapping[str, Any]) -> CheckJobs:
             total_rows=f.number("TotalCount"),
         )
         checks.setdefault((check.check_type, check.check_job), check)
-    return CheckJobs(tuple(checks.values()), tuple(problems))
+    pages = body.get("PageCount")
+    pages = pages if isinstance(pages, int) else 1
+    return CheckJobs(tuple(checks.values()), tuple(problems), pages)
 
 
 CHECK = ("job_id", "check_type", "check_job")
@@ -130,4 +142,5 @@ ACTION = Action(
     settled=lambda record: False,
     families=families,
     summary=summary,
+    pages=lambda record: record.pages,
 )

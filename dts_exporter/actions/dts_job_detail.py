@@ -15,6 +15,7 @@ from dts_exporter.actions.spec import Action
 from dts_exporter.base.api import DESCRIBE_DTS_JOB_DETAIL
 from dts_exporter.base.records import Target
 from dts_exporter.wire.client import DtsClient
+from dts_exporter.wire.paging import ONE_AT_A_TIME, Paging
 
 NAME = DESCRIBE_DTS_JOB_DETAIL
 
@@ -30,7 +31,10 @@ def parse(body: Mapping[str, Any], region: str) -> JobState:
     return job_state.parse_entry(body, "", region, detail=True)
 
 
-def fetch(client: DtsClient, target: Target, deadline: float | None) -> JobState:
+def fetch(
+    client: DtsClient, target: Target, deadline: float | None, paging: Paging = ONE_AT_A_TIME
+) -> JobState:
+    """One job's state (one page: `paging` is not used)."""
     region = target.region or client.region
     return parse(request(client, target.job_id, region=region, deadline=deadline), region)
 

@@ -22,7 +22,7 @@ from dts_exporter.base.families import Builder, Metric
 from dts_exporter.base.fields import Fields, entries, list_field
 from dts_exporter.base.records import Target
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.paging import fetch_pages
+from dts_exporter.wire.paging import ONE_AT_A_TIME, Paging, fetch_pages
 
 NAME = DESCRIBE_DTS_JOBS
 PAGE_SIZE = 30  # the request model: 10, 20 or 30
@@ -89,9 +89,11 @@ def parse(body: Mapping[str, Any], region: str) -> JobList:
     return JobList(tuple(jobs.values()), None if total is None else int(total), tuple(problems))
 
 
-def fetch_one(client: DtsClient, target: Target, deadline: float | None) -> JobState:
+def fetch_one(
+    client: DtsClient, target: Target, deadline: float | None, paging: Paging = ONE_AT_A_TIME
+) -> JobState:
     """One job's state, as a collection gets it: listed by id, or its detail when the list
-    leaves it out (for `check`)."""
+    leaves it out (for `check`; one page: `paging` is not used)."""
     region = target.region or client.region
     listed = fetch(client, region, ids=(target.job_id,), deadline=deadline)
     for state in listed.jobs:

@@ -31,7 +31,7 @@ from dts_exporter.base.fields import (
 )
 from dts_exporter.base.records import Target
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.paging import fetch_pages
+from dts_exporter.wire.paging import ONE_AT_A_TIME, Paging, fetch_pages
 
 NAME = DESCRIBE_INITIALIZATION_STATUS
 LISTS = (
@@ -84,7 +84,12 @@ class InitializationStatus:
 
 
 def request(
-    client: DtsClient, job_id: str, *, region: str | None = None, deadline: float | None = None
+    client: DtsClient,
+    job_id: str,
+    *,
+    region: str | None = None,
+    deadline: float | None = None,
+    paging: Paging = ONE_AT_A_TIME,
 ) -> dict[str, Any]:
     """All pages, the three lists concatenated."""
 
@@ -94,11 +99,14 @@ def request(
         params["PageNum"] = str(number)
         return client.call(NAME, params, region=region, deadline=deadline)
 
-    return fetch_pages(page, LISTS, PAGE_SIZE, max_pages=MAX_PAGES, action=NAME)
+    return fetch_pages(page, LISTS, PAGE_SIZE, max_pages=MAX_PAGES, action=NAME, paging=paging)
 
 
-def fetch(client: DtsClient, target: Target, deadline: float | None) -> InitializationStatus:
-    return parse(request(client, target.job_id, region=target.region, deadline=deadline))
+def fetch(
+    client: DtsClient, target: Target, deadline: float | None, paging: Paging = ONE_AT_A_TIME
+) -> InitializationStatus:
+    body = request(client, target.job_id, region=target.region, deadline=deadline, paging=paging)
+    return parse(body)
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -368,4 +376,5 @@ ACTION = Action(
     families=families,
     summary=summary,
     notes=notes,
+    pages=lambda status: status.pages,
 )

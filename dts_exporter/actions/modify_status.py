@@ -16,6 +16,7 @@ from dts_exporter.base.families import Builder, Metric, Options
 from dts_exporter.base.fields import Fields, dedupe, entries, error_code, keep_later, struct, unwrap
 from dts_exporter.base.records import Target
 from dts_exporter.wire.client import DtsClient
+from dts_exporter.wire.paging import ONE_AT_A_TIME, Paging
 
 NAME = DESCRIBE_MODIFY_STATUS
 
@@ -72,7 +73,10 @@ def request(
     return client.call(NAME, params, region=region, deadline=deadline)
 
 
-def fetch(client: DtsClient, target: Target, deadline: float | None) -> ModifyStatus:
+def fetch(
+    client: DtsClient, target: Target, deadline: float | None, paging: Paging = ONE_AT_A_TIME
+) -> ModifyStatus:
+    """One task's status (one answer, no pages: `paging` is not used)."""
     return parse(request(client, target.task_id, region=target.region, deadline=deadline))
 
 

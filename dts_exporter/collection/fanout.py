@@ -9,9 +9,10 @@ raises.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Any
 
 from dts_exporter import actions
@@ -19,6 +20,7 @@ from dts_exporter.actions import check_jobs, dts_job_detail, dts_jobs
 from dts_exporter.actions.spec import Action
 from dts_exporter.base import errors
 from dts_exporter.base.errors import DtsApiError
+from dts_exporter.base.logfmt import quote
 from dts_exporter.base.records import Result, Target
 from dts_exporter.collection.history import History
 from dts_exporter.collection.jobstate import JobStateCalls
@@ -28,10 +30,13 @@ from dts_exporter.config import Config, JobConfig
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.snapshot import Snapshot
 from dts_exporter.wire.client import DtsClient
+from dts_exporter.wire.paging import Paging, Workers
 
 log = logging.getLogger("dts_exporter.collection")
 
 Call = tuple[Action[Any], Target]
+Key = tuple[str, str, str]
+STILL_RUNNING = "the previous collection's call for this id is still running; not called again"
 
 
 class Collection:
@@ -60,9 +65,7 @@ class Collection:
             wall_clock=wall_clock,
         )
         self.log = StateLog()
-        self._pool = ThreadPoolExecutor(
-            max_workers=config.concurrency, thread_name_prefix="dts-api"
-        )
+        self._pool = Workers(config.concurrency, thread_name_prefix="dts-api")
         # How often each action is due; 0: on every collection.
         self._intervals = {
             check_jobs.NAME: config.verification.refresh_seconds,
@@ -75,6 +78,12 @@ class Collection:
             if a.scope == "job" and (a.name != check_jobs.NAME or config.verification.enabled)
         )
         self._task_actions = tuple(a for a in actions.PER_ID if a.scope == "task")
+        # Calls a collection gave up on that were still running when it ended: a stuck
+        # worker. Until it returns, its id is not called again (a second copy would stick
+        # the same way and take another worker).
+        self._abandoned: dict[Key, Future[Result[Any]]] = {}
+        self._abandoned_lock = threading.Lock()
+        self._logged_stuck: set[Key] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -103,8 +112,11 @@ class Collection:
         states = self._job_states(selection.jobs, call_deadline)
         calls = self._calls(selection.jobs)
         reused = [self._reusable(action, target) for action, target in calls]
+        stuck = self._still_running({_key(*call) for call in calls})
         futures: list[Future[Result[Any]] | None] = [
-            None if old is not None else self._pool.submit(self._fetch, *call, call_deadline)
+            None
+            if old is not None or _key(*call) in stuck
+            else self._pool.submit(self._fetch, *call, call_deadline)
             for old, call in zip(reused, calls, strict=True)
         ]
         states.follow_up(deadline)
@@ -112,6 +124,7 @@ class Collection:
         _, not_done = wait(pending, timeout=max(0.0, deadline - self._clock()))
         for straggler in not_done:
             straggler.cancel()  # still queued: no point calling the API after the scrape
+        self._abandon(calls, futures)
 
         late = DtsApiError(errors.TIMEOUT, f"not done within the scrape's {budget:g}s")
         results: list[Result[Any]] = []
@@ -120,6 +133,12 @@ class Collection:
             if old is not None:
                 result = self.history.record(old, settled=True, reused=True)
                 saved += bool(old.record is not None and action.settled(old.record))
+            elif _key(action, target) in stuck:
+                result = self.history.record(
+                    Result(action.name, target, None, stuck[_key(action, target)]),
+                    settled=False,
+                    reused=False,
+                )
             elif future is not None and future.done() and not future.cancelled():
                 fresh = future.result()
                 settled = fresh.record is not None and action.settled(fresh.record)
@@ -131,6 +150,9 @@ class Collection:
             results.append(result)
         for state, was_reused in states.results(late):
             results.append(self.history.record(state, settled=False, reused=was_reused))
+        for result in results:
+            if result.error is not None:
+                _bare(result.error)
         results = _in_order(results, selection.jobs)
 
         keys = [r.key for r in results]
@@ -149,6 +171,37 @@ class Collection:
             discovery=selection.discovery,
             calls_saved=saved,
         )
+
+    def _still_running(self, wanted: set[Key]) -> dict[Key, DtsApiError]:
+        """The abandoned calls still running, each with the error its id reads meanwhile;
+        each is logged once and counted every time it is not called again."""
+        with self._abandoned_lock:
+            self._abandoned = {k: f for k, f in self._abandoned.items() if not f.done()}
+            running = set(self._abandoned)
+        keys = sorted(running & wanted)
+        out: dict[Key, DtsApiError] = {}
+        for key in keys:
+            action, job_id, task_id = key
+            self._stats.still_running(action)
+            out[key] = DtsApiError(errors.TIMEOUT, STILL_RUNNING, action=action)
+            if key not in self._logged_stuck:
+                self._logged_stuck.add(key)
+                log.warning(
+                    "call still running from an earlier collection, not called again "
+                    "action=%s job_id=%s task_id=%s error=Timeout",
+                    action,
+                    quote(job_id),
+                    quote(task_id),
+                )
+        self._logged_stuck &= running
+        return out
+
+    def _abandon(self, calls: list[Call], futures: list[Future[Result[Any]] | None]) -> None:
+        """Remember the calls this collection leaves running (cancel() could not stop them)."""
+        with self._abandoned_lock:
+            for call, future in zip(calls, futures, strict=True):
+                if future is not None and not future.done():
+                    self._abandoned[_key(*call)] = future
 
     def _calls(self, jobs: Sequence[JobConfig]) -> list[Call]:
         """Job-level actions for every job, then task-level ones for every task."""
@@ -185,12 +238,15 @@ class Collection:
         return states
 
     def _fetch(self, action: Action[Any], target: Target, deadline: float) -> Result[Any]:
-        """One action for one id, in a worker thread: a result, never an exception."""
+        """One action for one id, in a worker thread: a result, never an exception. The
+        pages the id had last time are asked for at once, on this same pool (see `paging`)."""
+        last = self.history.last_good((action.name, target.job_id, target.task_id))
+        expected = 1 if last is None or last.record is None else action.pages(last.record)
         try:
-            record = action.fetch(self._client, target, deadline)
+            record = action.fetch(self._client, target, deadline, Paging(expected, self._pool))
         except DtsApiError as exc:
             exc.action = action.name
-            return Result(action.name, target, None, exc)
+            return Result(action.name, target, None, _bare(exc))
         except Exception as exc:  # the scrape boundary: report, never propagate
             log.exception(
                 "unexpected failure action=%s job_id=%s task_id=%s",
@@ -219,3 +275,16 @@ def _in_order(results: list[Result[Any]], jobs: Sequence[JobConfig]) -> list[Res
     return sorted(
         results, key=lambda r: (bool(r.target.task_id), rank.get(r.target.job_id, len(rank)))
     )
+
+
+def _key(action: Action[Any], target: Target) -> Key:
+    return (action.name, target.job_id, target.task_id)
+
+
+def _bare(error: DtsApiError) -> DtsApiError:
+    """The error without its traceback and chained exceptions: kept in history, they would
+    keep the frames of the failed call alive, and with them the body it was reading."""
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error

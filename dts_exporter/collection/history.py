@@ -62,6 +62,12 @@ class History:
             return None
         return entry.good
 
+    def last_good(self, key: Key) -> Result[Any] | None:
+        """The last good result of `key`, however old (its page count paces the next fetch)."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return None if entry is None else entry.good
+
     def record(self, result: Result[Any], *, settled: bool, reused: bool) -> Result[Any]:
         """Remember a success (`settled`: nothing left to move; `reused`: it came from
         `reusable`, so its fetch time stays); give a failure the last success time and,
