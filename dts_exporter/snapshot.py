@@ -28,3 +28,5 @@ class Snapshot:
     duration_seconds: float
     discovery: tuple[DiscoveryResult, ...] = ()
     calls_saved: int = 0  # ids whose settled data was reused instead of called
+    # Background collection: wall-clock time it finished (0.0: none has yet); None on demand.
+    collected_at: float | None = None
