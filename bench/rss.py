@@ -10,7 +10,9 @@ and is scraped --scrapes times, one after the other, as Prometheus scrapes it (t
   through the network, i.e. signing and sending every page's call, decoding, parsing,
   building, `generate_latest` and gzip, per exported series.
 
-    .venv/bin/python bench/rss.py [--tables 4000 20000 --scrapes 5]
+    .venv/bin/python bench/rss.py [--tables 4000 20000 --scrapes 5 --finished]
+
+With --finished every table is Finished: the job is settled, fetched once and then reused.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ HEADERS = {
 }
 
 
-def measure(tables: int, scrapes: int) -> dict[str, Any]:
+def measure(tables: int, scrapes: int, finished: bool = False) -> dict[str, Any]:
+    jobs = scenario(1, tables)
+    if finished:  # settled: fetched once, then reused (and its lines with it)
+        for entries in jobs["jobs"].values():
+            for entry in entries["DataInitializationDetails"]:
+                entry["Status"] = "Finished"
     with (
         tempfile.TemporaryDirectory() as tmp,
-        simulator(Path(tmp), scenario(1, tables), 0.0) as sim,
+        simulator(Path(tmp), jobs, 0.0) as sim,
     ):
         exporter = Exporter(base_config(sim.url, 1), Path(tmp))
         try:
@@ -79,6 +86,7 @@ def measure(tables: int, scrapes: int) -> dict[str, Any]:
     table_series = 5 * tables
     return {
         "tables": tables,
+        "finished": finished,
         "table_series": table_series,
         "series": series,
         "pages": pages(tables),
@@ -102,8 +110,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--tables", type=int, nargs="+", default=[4000, 20000])
     parser.add_argument("--scrapes", type=int, default=5)
     parser.add_argument("--label", default="", help="suffix for the output file names")
+    parser.add_argument(
+        "--finished", action="store_true", help="every table Finished (a settled job)"
+    )
     args = parser.parse_args(argv)
-    results = [measure(tables, args.scrapes) for tables in args.tables]
+    results = [measure(tables, args.scrapes, args.finished) for tables in args.tables]
     lines = [
         header("Peak RSS and full-scrape CPU of `dts-exporter serve`"),
         "One job, default settings, scraped one scrape after another as Prometheus does "
