@@ -111,7 +111,8 @@ def run(
     calls = jobs * pages(tables) + jobs
     latency_floor = latency * math.ceil(calls / concurrency)
     burst = max(1.0, DEFAULT_RATE)
-    rate_floor = max(0.0, (calls - burst) / DEFAULT_RATE)
+    # No default ceiling (issue 13: max_requests_per_second defaults to 0): no rate floor.
+    rate_floor = max(0.0, (calls - burst) / DEFAULT_RATE) if DEFAULT_RATE > 0 else 0.0
     bound = max(latency_floor, rate_floor)
     modes: dict[str, list[float]] = {"default": [], "rate off": []}
     if sequential:

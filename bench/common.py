@@ -69,6 +69,21 @@ def scenario(jobs: int, tables: int, tasks: int | None = None) -> dict[str, Any]
             for j in range(jobs)
         },
         "tasks": {task_id(j): task_body() for j in range(tasks)},
+        # The account's job list, which the job-health calls (DescribeDtsJobs) read.
+        "dts_jobs": {"cn-hangzhou": [job_entry(j) for j in range(jobs)]},
+    }
+
+
+def job_entry(j: int) -> dict[str, Any]:
+    """Job `j` as DescribeDtsJobs lists it: a running synchronization job."""
+    return {
+        "DtsInstanceID": job_id(j),
+        "DtsJobId": f"job-{job_id(j)}",
+        "DtsJobName": job_id(j),
+        "JobType": "SYNC",
+        "Status": "Synchronizing",
+        "Delay": 1,
+        "Checkpoint": "1790000000",
     }
 
 

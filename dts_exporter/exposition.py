@@ -8,8 +8,9 @@ own families (see `dts_exporter.actions`); this module adds what every id has in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from prometheus_client.core import (
@@ -72,6 +73,13 @@ SCRAPE_DURATION = Metric(
     "Wall time of the last collection of DTS data.",
     (),
 )
+BACKGROUND_COLLECTED = Metric(
+    "dts_exporter_background_collection_timestamp_seconds",
+    "With collection_interval_seconds: when the background collection scrapes are served "
+    "finished; 0 until the first has (no DTS series until then). Absent when scrapes "
+    "collect on demand.",
+    (),
+)
 BUILD_INFO = Metric(
     "dts_exporter_build_info",
     "dts-exporter version.",
@@ -86,10 +94,14 @@ ALL_METRICS: tuple[Metric, ...] = (
     LAST_SUCCESS,
     JOB_INFO,
     *selfmetrics.METRICS[:4],
+    selfmetrics.API_CALLS_STILL_RUNNING,
+    selfmetrics.API_RATE_LIMIT,
     *dts_jobs.EXPORTER_METRICS,
     selfmetrics.RESPONSE_PROBLEMS,
+    selfmetrics.LOG_LINES_SUPPRESSED,
     SETTLED_REUSED,
     SCRAPE_DURATION,
+    BACKGROUND_COLLECTED,
     BUILD_INFO,
 )
 
@@ -102,6 +114,27 @@ def build_families(
 ) -> list[Family]:
     """Every family for the snapshot; without `stats` (a probe), no exporter counters."""
     b = Builder()
+    for unit in units(snapshot, options):
+        unit.add(b)
+    add_exporter(b, snapshot, stats)
+    return noted(b.families(), options)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One id's share of the exposition (a job's info series, or one result's series):
+    what it is made from, and how to add it. Two units with the same key and the same
+    inputs add the same samples; `dts_exporter.rendering` reuses their rendered lines."""
+
+    key: tuple[str, ...]
+    record: object  # the parsed answer, compared by identity
+    inputs: tuple[object, ...]  # everything else it is made from, compared by equality
+    add: Callable[[Builder], None]
+
+
+def units(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> list[Unit]:
+    """Per monitored job its info series and job-level results, then every task's, in
+    the order of the exposition."""
     info = _info_metric(options.info_tags)
     by_job: dict[str, list[Result[Any]]] = {}
     task_results: list[Result[Any]] = []
@@ -110,16 +143,34 @@ def build_families(
             task_results.append(result)
         else:
             by_job.setdefault(result.target.job_id, []).append(result)
+    out: list[Unit] = []
     for job in snapshot.jobs:
         results = by_job.get(job.id, [])
         state = next((r.record for r in results if r.action in _STATE_ACTIONS and r.record), None)
-        b.add(info, _info(job, state, snapshot.region, options.info_tags), 1.0)
-        for result in results:
-            _result(b, result, options)
-    for result in task_results:
-        _result(b, result, options)
-    _exporter(b, snapshot, stats)
-    families = b.families()
+        labels = _info(job, state, snapshot.region, options.info_tags)
+        out.append(Unit(("info", job.id), None, (info, labels), partial(_add_info, info, labels)))
+        out.extend(_result_unit(result, options) for result in results)
+    out.extend(_result_unit(result, options) for result in task_results)
+    return out
+
+
+def _add_info(info: Metric, labels: tuple[str, ...], b: Builder) -> None:
+    b.add(info, labels, 1.0)
+
+
+def _result_unit(result: Result[Any], options: Options) -> Unit:
+    inputs = (
+        result.target,
+        result.error is None,
+        result.refreshed_at,
+        result.last_success,
+        options,
+    )
+    return Unit(("result", *result.key), result.record, inputs, partial(_result, result, options))
+
+
+def noted(families: list[Family], options: Options) -> list[Family]:
+    """The families with the options' HELP note (if any) appended to their HELP."""
     if options.note:
         for family in families:
             family.documentation = f"{family.documentation} {options.note}"
@@ -160,7 +211,7 @@ def _info(
     )
 
 
-def _result(b: Builder, result: Result[Any], options: Options) -> None:
+def _result(result: Result[Any], options: Options, b: Builder) -> None:
     ids = (result.action, result.target.job_id, result.target.task_id)
     b.add(UP, ids, float(result.error is None))
     b.add(LAST_REFRESH, ids, result.refreshed_at)
@@ -169,8 +220,10 @@ def _result(b: Builder, result: Result[Any], options: Options) -> None:
         actions.BY_NAME[result.action].families(b, result.target, result.record, options)
 
 
-def _exporter(b: Builder, snapshot: Snapshot, stats: ApiStats | None) -> None:
+def add_exporter(b: Builder, snapshot: Snapshot, stats: ApiStats | None) -> None:
+    """The exporter's own series (the collection's, and with `stats` its counters)."""
     b.add(SCRAPE_DURATION, (), snapshot.duration_seconds)
+    b.add(BACKGROUND_COLLECTED, (), snapshot.collected_at)
     if stats is None:
         return
     b.add(SETTLED_REUSED, (), float(snapshot.calls_saved))

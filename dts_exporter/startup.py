@@ -25,8 +25,10 @@ from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
 from dts_exporter.base.errors import ConfigError, DtsExporterError
 from dts_exporter.base.families import Options
 from dts_exporter.base.logfmt import quote, setup_logging, value
+from dts_exporter.collection.background import Background
 from dts_exporter.collection.discovery import Discovery
 from dts_exporter.collection.fanout import Collection
+from dts_exporter.collection.statelog import LineLimit, StateLog
 from dts_exporter.collection.targets import Targets
 from dts_exporter.config import Config, LogLevel, load_config, secret_file_warnings
 from dts_exporter.credentials import ChainSettings, build_chain
@@ -34,7 +36,8 @@ from dts_exporter.scrape import DtsCollector, Families, Prober, process_collecto
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.wire import transport
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.retry import RetryPolicy, TokenBucket
+from dts_exporter.wire.flow import FlowControl
+from dts_exporter.wire.retry import RetryPolicy
 
 log = logging.getLogger("dts_exporter")
 
@@ -136,6 +139,8 @@ class Exporter:
     collector: DtsCollector
     prober: Prober
     process: tuple[Collector, ...]
+    probe_collection: Collection | None = None  # the prober's own, when it has one
+    background: Background | None = None  # with collection_interval_seconds
 
     def metrics(self, timeout: float | None) -> Collector:
         """`/metrics`: every monitored id, collected within `timeout`."""
@@ -148,7 +153,25 @@ class Exporter:
         return Families(self.prober.families(job_id, task_ids, region, timeout))
 
     def close(self) -> None:
+        self.stop_background()
         self.collection.close()
+        if self.probe_collection is not None:
+            self.probe_collection.close()
+        if self.background is not None:
+            self.background.stop(wait=1.0)  # ends as soon as its calls do
+
+    def stop_background(self) -> None:
+        """Begin no further background collection."""
+        if self.background is not None:
+            self.background.stop()
+
+    def succeed(self, old: Exporter) -> None:
+        """At a reload, before this exporter is served: `old` begins no further background
+        collection, and until this one's first completes, scrapes are served old's latest
+        (not nothing)."""
+        old.stop_background()
+        if self.background is not None and old.background is not None:
+            self.background.seed(old.background.current())
 
 
 def make_credentials(
@@ -178,7 +201,10 @@ def make_credentials(
 def make_client(
     config: Config, credentials: CredentialsProvider, stats: ApiStats | None = None
 ) -> DtsClient:
+    """The client for this config. Its flow control is the process's (held by `stats`),
+    so the rates learnt from throttled answers survive a reload; without `stats`, its own."""
     rate = config.max_requests_per_second
+    flow = stats.flow_control(rate) if stats is not None else FlowControl(rate)
     return DtsClient(
         region=config.region,
         endpoint=config.endpoint,
@@ -186,7 +212,7 @@ def make_client(
         timeout_seconds=config.timeout_seconds,
         signature_version=config.signature_version,
         retry=RetryPolicy(max_retries=config.max_retries),
-        rate_limiter=TokenBucket(rate) if rate > 0 else None,
+        flow=flow,
         pool_size=config.concurrency,
         observer=stats.observe if stats is not None else None,
         retry_observer=stats.retry if stats is not None else None,
@@ -210,16 +236,62 @@ def build_exporter(
         Discovery(config.discovery, client, stats=stats) if config.discovery.enabled else None
     )
     targets = Targets(config.jobs, discovery, shard)
-    collection = Collection(config, client, stats, targets)
+    interval = config.collection_interval_seconds
+    # In the background a collection's deadline is the interval, not a scrape's timeout.
+    collecting = replace(config, scrape_timeout_seconds=interval) if interval > 0 else config
+    collection = Collection(collecting, client, stats, targets)
     options = Options(
         table_metrics=config.table_metrics,
         max_table_series_per_job=config.max_table_series_per_job,
         info_tags=config.tags_on_info,
     )
-    collector = DtsCollector(collection, stats, options=options, cache_seconds=config.cache_seconds)
-    prober = Prober(collection, config.jobs, options=options, cache_seconds=config.cache_seconds)
+    background = Background(collection, interval) if interval > 0 else None
+    collector = DtsCollector(
+        collection,
+        stats,
+        options=options,
+        cache_seconds=config.cache_seconds,
+        scrape_timeout_seconds=config.scrape_timeout_seconds,
+        background=background,
+    )
+    probe_collection = _probe_collection(config, credentials, stats)
+    prober = Prober(
+        probe_collection,
+        config.jobs,
+        options=options,
+        cache_seconds=config.cache_seconds,
+        max_task_ids=config.probe_max_task_ids,
+        slots=max(2, _probe_concurrency(config)),
+        scrape_timeout_seconds=config.scrape_timeout_seconds,
+    )
     process = process_collectors()
     registry = CollectorRegistry(auto_describe=True)
     for each in (collector, *process):
         registry.register(each)
-    return Exporter(registry, collection, collector, prober, process)
+    if background is not None:
+        background.start()  # collects from now on, scraped or not
+    return Exporter(registry, collection, collector, prober, process, probe_collection, background)
+
+
+# Failure and note lines of probed ids written at most per minute; the rest are counted.
+PROBE_LOG_LINES_PER_MINUTE = 30
+
+
+def _probe_collection(
+    config: Config, credentials: CredentialsProvider, stats: ApiStats
+) -> Collection:
+    """`/probe`'s own collection: a quarter of `concurrency` in its own worker and connection
+    pool, its own history, and a log of at most PROBE_LOG_LINES_PER_MINUTE lines a minute,
+    so that probes of ids from outside never take the configured ids' workers. Its client
+    shares the process's flow control (the account's rate is one, learnt once)."""
+    probe_config = replace(config, concurrency=_probe_concurrency(config))
+    client = make_client(probe_config, credentials, stats)
+    collection = Collection(probe_config, client, stats, Targets(()))
+    collection.log = StateLog(
+        LineLimit(PROBE_LOG_LINES_PER_MINUTE, "probe", lambda: stats.suppressed("probe"))
+    )
+    return collection
+
+
+def _probe_concurrency(config: Config) -> int:
+    return max(1, config.concurrency // 4)

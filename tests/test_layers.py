@@ -14,11 +14,13 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__init__"}),  # the version
     frozenset({"base"}),  # shared vocabulary
     frozenset({"wire"}),  # signed HTTP calls
+    frozenset({"basicauth"}),  # checking basic-auth credentials
     frozenset({"credentials", "config", "webconfig"}),
     frozenset({"actions", "selfmetrics"}),  # one module per DTS action; self-metrics
     frozenset({"snapshot"}),  # what fetching hands exposing
     frozenset({"collection"}),  # fetching
     frozenset({"exposition"}),  # exposing
+    frozenset({"rendering"}),  # exposition rendered, reused per unchanged id
     frozenset({"scrape", "webserver"}),  # one HTTP request's metrics; the HTTP server
     frozenset({"web", "check", "discover"}),
     frozenset({"startup", "exporter"}),

@@ -142,8 +142,12 @@ class Config:
     ] = "v3"
     max_requests_per_second: Annotated[
         float,
-        Key("client-side token bucket over all calls; 0 turns it off", minimum=0, maximum=10000),
-    ] = 40.0
+        Key(
+            "hard ceiling over all calls; 0: none, adaptive only",
+            minimum=0,
+            maximum=10000,
+        ),
+    ] = 0.0
     max_retries: Annotated[
         int, Key("retries of throttled, 5xx and transport failures", minimum=0, maximum=10)
     ] = 3
@@ -170,6 +174,15 @@ class Config:
     cache_seconds: Annotated[
         float, Key("serve a collection this recent to the next scraper", minimum=0, maximum=3600)
     ] = 0.0
+    collection_interval_seconds: Annotated[
+        float,
+        Key(
+            "collect in the background this often (each collection's deadline), scrapes "
+            "serve the latest at once; 0: collect on every scrape",
+            minimum=0,
+            maximum=86400,
+        ),
+    ] = 0.0
     settled_refresh_seconds: Annotated[
         float, Key("how often a finished id is re-checked", minimum=0, maximum=86400)
     ] = 600.0
@@ -185,4 +198,12 @@ class Config:
     stale_seconds: Annotated[
         float, Key("how long a failing id keeps its last good values", minimum=0, maximum=86400)
     ] = 0.0
+    probe_max_task_ids: Annotated[
+        int,
+        Key(
+            "task_id values one /probe may name (after de-duplication); more: HTTP 400",
+            minimum=1,
+            maximum=200,
+        ),
+    ] = 50
     jobs: Annotated[tuple[JobConfig, ...], Key("the synchronization jobs to monitor")] = ()

@@ -206,5 +206,47 @@ def exporter_health() -> Section:
                 unit="short",
                 calcs=[],
             ),
+            timeseries(
+                Head(
+                    43,
+                    "Learnt API rate",
+                    "The rate the exporter's flow control allows per region and action after "
+                    "DTS throttled it (Throttling.User). No series: never throttled, calls go "
+                    "out as fast as concurrency allows. A low rate for long means the account's "
+                    "flow control is shared with other clients.",
+                    (12, 8),
+                ),
+                [
+                    Q(
+                        "max by (region, action) "
+                        f"({exporter_sel('dts_exporter_api_rate_limit_requests_per_second')})",
+                        "{{region}} {{action}}",
+                    )
+                ],
+                unit="reqps",
+                calcs=["min", "last"],
+            ),
+            timeseries(
+                Head(
+                    44,
+                    "Stuck calls and suppressed log lines",
+                    "Calls not made again because the previous collection's call for the same "
+                    "id was still running (a hung endpoint), and log lines about probed ids "
+                    "counted instead of written (a probe flood), per second.",
+                    (12, 8),
+                ),
+                [
+                    Q(
+                        f"sum by (action) ({rate('dts_exporter_api_calls_still_running_total')})",
+                        "still running: {{action}}",
+                    ),
+                    Q(
+                        f"sum by (reason) ({rate('dts_exporter_log_lines_suppressed_total')})",
+                        "log lines suppressed: {{reason}}",
+                    ),
+                ],
+                unit="short",
+                calcs=["max"],
+            ),
         ],
     )
