@@ -36,7 +36,7 @@ from dts_exporter.scrape import DtsCollector, Families, Prober, process_collecto
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.wire import transport
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.flow import FlowControl
+from dts_exporter.wire.flow import Flow, FlowControl
 from dts_exporter.wire.retry import RetryPolicy
 
 log = logging.getLogger("dts_exporter")
@@ -199,12 +199,18 @@ def make_credentials(
 
 
 def make_client(
-    config: Config, credentials: CredentialsProvider, stats: ApiStats | None = None
+    config: Config,
+    credentials: CredentialsProvider,
+    stats: ApiStats | None = None,
+    *,
+    share: float = 1.0,
 ) -> DtsClient:
     """The client for this config. Its flow control is the process's (held by `stats`),
-    so the rates learnt from throttled answers survive a reload; without `stats`, its own."""
+    so the rates learnt from throttled answers survive a reload; without `stats`, its own.
+    With `share` < 1, its calls may use at most that share of a throttled key's rate."""
     rate = config.max_requests_per_second
-    flow = stats.flow_control(rate) if stats is not None else FlowControl(rate)
+    control = stats.flow_control(rate) if stats is not None else FlowControl(rate)
+    flow: Flow = control if share >= 1 else control.share(share)
     return DtsClient(
         region=config.region,
         endpoint=config.endpoint,
@@ -275,6 +281,8 @@ def build_exporter(
 
 # Failure and note lines of probed ids written at most per minute; the rest are counted.
 PROBE_LOG_LINES_PER_MINUTE = 30
+# The share of a throttled action's learnt rate (and of the ceiling) probes may use.
+PROBE_SHARE = 0.25
 
 
 def _probe_collection(
@@ -283,9 +291,10 @@ def _probe_collection(
     """`/probe`'s own collection: a quarter of `concurrency` in its own worker and connection
     pool, its own history, and a log of at most PROBE_LOG_LINES_PER_MINUTE lines a minute,
     so that probes of ids from outside never take the configured ids' workers. Its client
-    shares the process's flow control (the account's rate is one, learnt once)."""
+    shares the process's flow control (the account's rate is one, learnt once) and may use
+    at most PROBE_SHARE of a throttled action's rate."""
     probe_config = replace(config, concurrency=_probe_concurrency(config))
-    client = make_client(probe_config, credentials, stats)
+    client = make_client(probe_config, credentials, stats, share=PROBE_SHARE)
     collection = Collection(probe_config, client, stats, Targets(()))
     collection.log = StateLog(
         LineLimit(PROBE_LOG_LINES_PER_MINUTE, "probe", lambda: stats.suppressed("probe"))

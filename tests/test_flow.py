@@ -28,7 +28,7 @@ from dts_exporter.simulator import (
 from dts_exporter.simulator.flow import ServiceFlow
 from dts_exporter.startup import build_exporter, make_client
 from dts_exporter.wire.client import DtsClient
-from dts_exporter.wire.flow import BETA, AdaptiveLimiter, FlowControl
+from dts_exporter.wire.flow import BETA, AdaptiveLimiter, FlowControl, FlowShare
 from tests.conftest import DEMO_CREDS, Scrape, make_tables, start_scenario
 
 REGION = "cn-hangzhou"
@@ -195,7 +195,7 @@ def test_the_process_keeps_one_flow_control_across_reloads() -> None:
     stats = ApiStats(actions.NAMES)
     first = make_client(Config(region=REGION, max_requests_per_second=0), DEMO_CREDS, stats)
     second = make_client(Config(region=REGION, max_requests_per_second=7), DEMO_CREDS, stats)
-    assert first.flow is second.flow and second.flow is not None
+    assert first.flow is second.flow and isinstance(second.flow, FlowControl)
     assert second.flow.ceiling == 7
     first.close()
     second.close()
@@ -252,7 +252,8 @@ def test_throttled_answers_are_the_real_error_and_counted(tmp_path: Path) -> Non
                 assert exc.message == "Request was denied due to user flow control."
         assert codes == ["Success"] * 3 + ["Throttling.User"] * 2
         assert sim.request_counts() == {INIT: 5, f"{INIT}:Throttling.User": 2}
-        assert client.flow is not None and list(client.flow.rates()) == [(REGION, INIT)]
+        assert isinstance(client.flow, FlowControl)
+        assert list(client.flow.rates()) == [(REGION, INIT)]
         # The admin path turns it off (buckets full again) or changes it.
         off = requests.put(f"{sim.url}/_simulator/flow_control", data="{}", timeout=5)
         assert off.status_code == 204
@@ -376,3 +377,44 @@ def test_the_third_scrape_reads_every_id_behind_flow_control(tmp_path: Path) -> 
     finally:
         exporter.close()
         sim.close()
+
+
+# -- the probes' share -----------------------------------------------------------------------
+
+
+def test_probes_may_use_a_quarter_of_a_throttled_rate_and_nothing_is_paced_before() -> None:
+    t = FakeTime()
+    control = FlowControl(clock=t.clock, sleep=t.sleep)
+    probes = control.share(0.25)
+    assert probes.limit("cn-hangzhou", INIT) is None  # never throttled: not paced
+    for _ in range(50):
+        assert probes.acquire("cn-hangzhou", INIT) is not None
+    assert t.slept == []
+    rate = throttle_at(control.limiter("cn-hangzhou", INIT), t, 20.0)
+    share = probes.limit("cn-hangzhou", INIT)
+    assert share == pytest.approx(0.25 * rate)
+    # Probes sending flat out for 10 s get about a quarter of the learnt rate through.
+    started = t.now
+    sent = 0
+    while t.now < started + 10:
+        if probes.acquire("cn-hangzhou", INIT, deadline=started + 10) is None:
+            break
+        sent += 1
+    assert share is not None
+    assert share * 10 - 1 <= sent <= share * 11 + 1  # 10 s at the share, + one second's burst
+    # Another action, never throttled, stays unpaced for probes.
+    assert probes.limit("cn-hangzhou", MODIFY) is None
+
+
+def test_the_probe_client_takes_a_share_of_the_process_flow_control() -> None:
+    stats = ApiStats(actions.NAMES)
+    config = Config(region=REGION, max_requests_per_second=8)
+    exporter = build_exporter(config, DEMO_CREDS, stats)
+    try:
+        assert exporter.probe_collection is not None
+        probe_flow = exporter.probe_collection.client.flow
+        assert isinstance(probe_flow, FlowShare)
+        assert probe_flow.parent is stats.flow_control(8)
+        assert probe_flow.limit(REGION, INIT) == 2.0  # a quarter of the ceiling
+    finally:
+        exporter.close()

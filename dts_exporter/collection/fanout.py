@@ -85,6 +85,10 @@ class Collection:
         self._abandoned_lock = threading.Lock()
         self._logged_stuck: set[Key] = set()
 
+    @property
+    def client(self) -> DtsClient:
+        return self._client
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()

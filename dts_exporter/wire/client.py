@@ -22,7 +22,7 @@ from dts_exporter.base.credentials import CredentialsError, CredentialsProvider
 from dts_exporter.base.errors import DtsApiError
 from dts_exporter.wire import rpc, transport
 from dts_exporter.wire.endpoints import endpoint_for_region
-from dts_exporter.wire.flow import FlowControl
+from dts_exporter.wire.flow import Flow
 from dts_exporter.wire.retry import RetryPolicy, is_retryable
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class DtsClient:
         endpoint: str | None = None,
         signature_version: rpc.SignatureVersion = "v3",
         retry: RetryPolicy | None = None,
-        flow: FlowControl | None = None,
+        flow: Flow | None = None,
         observer: Observer | None = None,
         retry_observer: RetryObserver | None = None,
         clock: Callable[[], float] = time.monotonic,

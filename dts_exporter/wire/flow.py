@@ -31,6 +31,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from dts_exporter.base.logfmt import value
 
@@ -274,6 +275,14 @@ class AdaptiveLimiter:
         return max(MIN_RATE, min(rate, top))
 
 
+class Flow(Protocol):
+    """What a client asks of flow control: a turn before each call, the outcome after."""
+
+    def acquire(self, region: str, action: str, deadline: float | None = None) -> float | None: ...
+
+    def feedback(self, region: str, action: str, sent: float, throttled: bool) -> None: ...
+
+
 class FlowControl:
     """Adaptive limiters per (region, action), made on first use, and the optional hard
     ceiling over all calls. Thread-safe; meant to live as long as the process."""
@@ -344,3 +353,58 @@ class FlowControl:
             if rate is not None:
                 out[key] = rate
         return out
+
+    def share(self, fraction: float) -> FlowShare:
+        """A view for calls of lower priority that may use at most `fraction` of each
+        throttled key's rate and of the ceiling (see `FlowShare`)."""
+        return FlowShare(self, fraction, clock=self._clock, sleep=self._sleep)
+
+
+class FlowShare:
+    """A share of a `FlowControl` for calls of lower priority (`/probe`'s): they take their
+    turn in the process's flow control like every call, and besides may use at most
+    `fraction` of a key's learnt rate (and of the ceiling), so that they never take more
+    than that share of a throttled account's rate from the configured ids. A key the
+    service never throttled (and no ceiling) is not paced: the share's own workers bound it.
+    """
+
+    def __init__(
+        self,
+        parent: FlowControl,
+        fraction: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.parent = parent
+        self.fraction = fraction
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[Key, TokenBucket] = {}
+
+    def limit(self, region: str, action: str) -> float | None:
+        """The most calls per second this share may make for the key now; None: no limit."""
+        rates = [
+            rate for rate in (self.parent.limiter(region, action).rate, self.parent.ceiling) if rate
+        ]
+        return max(MIN_RATE, self.fraction * min(rates)) if rates else None
+
+    def acquire(self, region: str, action: str, deadline: float | None = None) -> float | None:
+        limit = self.limit(region, action)
+        if limit is not None and not self._bucket((region, action), limit).acquire(deadline):
+            return None
+        return self.parent.acquire(region, action, deadline)
+
+    def feedback(self, region: str, action: str, sent: float, throttled: bool) -> None:
+        self.parent.feedback(region, action, sent, throttled)
+
+    def _bucket(self, key: Key, rate: float) -> TokenBucket:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = TokenBucket(rate, poll=POLL, clock=self._clock, sleep=self._sleep)
+                self._buckets[key] = bucket
+            elif bucket.rate != rate:
+                bucket.set_rate(rate)
+            return bucket
