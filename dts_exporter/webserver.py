@@ -378,6 +378,8 @@ class BoundedServer(HTTPServer):
         """Closes the listening socket, every connection waiting for a head, and stops the
         handler threads once they are done."""
         super().server_close()
+        if not hasattr(self, "_heads"):  # binding failed: nothing was started
+            return
         self._closing = True
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
