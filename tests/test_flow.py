@@ -418,3 +418,46 @@ def test_the_probe_client_takes_a_share_of_the_process_flow_control() -> None:
         assert probe_flow.limit(REGION, INIT) == 2.0  # a quarter of the ceiling
     finally:
         exporter.close()
+
+
+class _TurnOnce:
+    """A flow control that lets the first call go and refuses every later one."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    def acquire(self, region: str, action: str, deadline: float | None = None) -> float | None:
+        self.turns += 1
+        return 1.0 if self.turns == 1 else None
+
+    def feedback(self, region: str, action: str, sent: float, throttled: bool) -> None:
+        pass
+
+
+def test_a_retry_the_flow_control_refuses_reports_what_the_service_said(tmp_path: Path) -> None:
+    server = start_scenario(
+        tmp_path,
+        {
+            "jobs": {"dtsa": {"DataInitializationDetails": make_tables(1)}},
+            "faults": {"dtsa": [{"kind": "throttling"}]},
+        },
+    )
+    flow = _TurnOnce()
+    client = DtsClient(
+        endpoint=server.url,
+        region=REGION,
+        credentials=DEMO_CREDS,
+        timeout_seconds=5,
+        pool_size=1,
+        flow=flow,
+        sleep=lambda _: None,
+    )
+    try:
+        with pytest.raises(DtsApiError) as info:
+            client.call(INIT, {"SynchronizationJobId": "dtsa", "RegionId": REGION}, deadline=1e12)
+    finally:
+        client.close()
+        server.close()
+    assert flow.turns == 2  # one answer, one retry refused before sending
+    assert info.value.code == "Throttling.User"
+    assert server.request_counts() == {INIT: 1}

@@ -91,14 +91,21 @@ class DtsClient:
         `params` are sent as given (RegionId included where the action takes it); `region`
         picks the endpoint."""
         retries = 0
+        failed: DtsApiError | None = None  # the last answer's error, while retrying
         while True:
             try:
                 return self._attempt(action, params, region or self.region, deadline)
             except CredentialsError:
                 raise  # the provider already retried and reported; another try will not help
             except _FlowRefusedError:
-                raise  # a later try would find the deadline nearer, not the turn
+                # A later try would find the deadline nearer, not the turn. A retry refused
+                # this way ends with what the service last said (Throttling.User, say): the
+                # cause, where the refusal is only its consequence.
+                if failed is not None:
+                    raise failed from None
+                raise
             except DtsApiError as exc:
+                failed = exc
                 if retries >= self.retry.max_retries or not is_retryable(exc.code):
                     raise
                 retries += 1
