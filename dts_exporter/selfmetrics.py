@@ -115,6 +115,7 @@ class ApiStats:
             self._requests.labels(action, "Success")
             self._durations.labels(action)
             self._problems.labels(action)
+            self._still_running.labels(action)
 
     def observe(self, action: str, code: str, seconds: float) -> None:
         self._requests.labels(action, code).inc()

@@ -195,7 +195,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "ErrorMessage": "DTS-1020042 Execute sql error sql: Table 'orders' already exists",
             }
         )
-        (tmp / "scenario.yaml").write_text(yaml.safe_dump({"jobs": {"dtsfailing01": failing}}))
+        # and a modify task the service always throttles: the flow control learns a rate
+        scenario = {
+            "jobs": {"dtsfailing01": failing},
+            "tasks": {"taskthrottled1": {"Status": "Migrating"}},
+            "faults": {"taskthrottled1": [{"kind": "throttling"}]},
+        }
+        (tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario))
         sim_port, fault_port = free_port(), free_port()
         sim = Process(
             [
@@ -212,7 +218,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         config = {
             "region": "cn-hangzhou",
             "endpoint": f"http://127.0.0.1:{sim_port}",
-            "jobs": [{"id": "dtsfailing01", "name": "shop"}],
+            "jobs": [{"id": "dtsfailing01", "name": "shop", "modify_tasks": ["taskthrottled1"]}],
         }
         (tmp / "config.yaml").write_text(yaml.safe_dump(config))
         exporter = Process(
