@@ -244,7 +244,7 @@ def background(
         "|---|---|",
         f"| scrapes after the first collection completed | {len(ready)} |",
         f"| their answer time: median / slowest | {typical:.3f} s / {slowest:.3f} s |",
-        f"| scrapes begun before it (each waits for it, up to its scrape timeout) "
+        f"| scrapes begun before it (each waits for it at most 0.5 s, then is answered without it) "
         f"| {len(early)}: {fmt_runs([r['seconds'] for r in early], '.1f')} s, "
         f"{sum(r['stamp'] == 0 for r in early)} served no DTS series |",
         f"| first collection completed | {first_done:.1f} s after the exporter answered |",
