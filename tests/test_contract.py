@@ -30,8 +30,8 @@ exactly what `from_map` reads, nested models and lists included (checked against
 when `Model().from_map({key: value}).to_map()` keeps it (generated `from_map` copies only
 the fields the model declares, case-sensitively).
 
-The discrepancies found are listed below as findings: each is a test marked xfail (strict),
-so it shows in every run and fails once fixed, for its entry to be removed.
+Every field the exporter reads is carried by some simulated answer (the modify tasks'
+stage ErrorMessages by two tasks of tests/fixtures/simulator_scenario.yaml).
 """
 
 from __future__ import annotations
@@ -98,43 +98,6 @@ DOC = ROOT / "docs" / "api-coverage.md"
 # The demo at two moments: early (a precheck running, nothing failed yet) and later (a
 # task failed, the others further along).
 DEMO_OFFSETS = (60.0, 420.0)
-
-
-# -- findings: what is sent or read outside the models, what the simulator never sends -----
-
-
-@dataclass(frozen=True)
-class Finding:
-    action: str
-    paths: tuple[str, ...]
-    reason: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.action}:{','.join(self.paths)}"
-
-
-UNEXERCISED = (
-    Finding(
-        MODIFY,
-        ("DataSynchronizationStatus.ErrorMessage", "StructureInitializationStatus.ErrorMessage"),
-        "neither the simulator's demo nor the repo's scenario fixtures ever send these: "
-        'dts_modify_stage_error{stage="structure_initialization"|"data_synchronization"} '
-        "is never produced by a simulated answer",
-    ),
-)
-
-
-def xfail(finding: Finding) -> pytest.MarkDecorator:
-    """Shown in every run; an error other than the finding's assertion still fails."""
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=finding.reason)
-
-
-def _finding_paths(findings: Sequence[Finding]) -> dict[str, set[str]]:
-    paths: dict[str, set[str]] = defaultdict(set)
-    for finding in findings:
-        paths[finding.action].update(finding.paths)
-    return paths
 
 
 # -- the SDK's models -----------------------------------------------------------------------
@@ -651,11 +614,10 @@ def test_simulator_answers_hold_only_fields_of_the_models(contract: Contract) ->
 
 
 def test_simulator_answers_carry_every_field_read(contract: Contract) -> None:
-    unexercised = _finding_paths(UNEXERCISED)
     missing = {}
     for action in ACTIONS:
         answers = [body for _, body in contract.recorder.answers[action]]
-        used = contract.read_paths(action) - unexercised[action]
+        used = contract.read_paths(action)
         never = sorted(path for path in used if not carried(answers, path))
         if never:
             missing[action] = never
@@ -665,16 +627,6 @@ def test_simulator_answers_carry_every_field_read(contract: Contract) -> None:
 def carried(answers: Sequence[Mapping[str, Any]], path: str) -> bool:
     """Some answer has a value (not null) at `path`."""
     return any(value is not None for body in answers for value in values_at(body, path))
-
-
-@pytest.mark.parametrize(
-    "finding",
-    [pytest.param(f, marks=xfail(f)) for f in UNEXERCISED],
-    ids=lambda f: f.id,
-)
-def test_unexercised_field(contract: Contract, finding: Finding) -> None:
-    answers = [body for _, body in contract.recorder.answers[finding.action]]
-    assert [path for path in finding.paths if not carried(answers, path)] == []
 
 
 # -- d. the coverage document ---------------------------------------------------------------
