@@ -31,7 +31,8 @@ from dts_exporter.base.families import DEFAULT_OPTIONS, Builder, Options
 from dts_exporter.base.records import Result, Target
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.exposition import build_families, units
-from dts_exporter.rendering import Encoder, Renderer, encode
+from dts_exporter.rendering import Renderer, encode
+from dts_exporter.rendering.formats import Encoder
 from dts_exporter.scrape import Families
 from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.snapshot import Snapshot
