@@ -48,15 +48,13 @@ cache of successful logins and a bound on concurrent bcrypt runs (`basicauth`).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import ssl
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dts_exporter.base.documents import read_document
+from dts_exporter.base.documents import read_document, readable_by_others, require_regular_file
 from dts_exporter.base.errors import ConfigError, describe_kind
 from dts_exporter.basicauth import BasicAuth
 
@@ -270,29 +268,16 @@ def load_web_config(path: str) -> WebConfig:
     return parse_web_config(data, source=name, base=file.resolve().parent)
 
 
-def require_regular_file(path: str | Path, what: str = "config file") -> None:
-    """A FIFO or device would block the reader (and a reload holding its lock): refused."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # reading it says what is wrong
-    if not stat.S_ISREG(mode):
-        raise ConfigError(f"{what} {path} is not a regular file")
-
-
 def key_file_warnings(config: WebConfig) -> list[str]:
     """The TLS private key should be readable by its owner only."""
     if config.tls is None:
         return []
     key = config.tls.key_file
-    try:
-        mode = os.stat(key).st_mode
-    except OSError:
-        return []
-    if mode & 0o077:
+    mode = readable_by_others(key)
+    if mode is not None:
         return [
             f"{key} (tls_server_config.key_file of {config.source}) is readable by group or "
-            f"others (mode {mode & 0o777:o}); run chmod 600 {key}"
+            f"others (mode {mode:o}); run chmod 600 {key}"
         ]
     return []
 

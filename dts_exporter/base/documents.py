@@ -7,6 +7,8 @@ valid YAML (with the line and column).
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import yaml
@@ -35,3 +37,23 @@ def read_document(path: str | Path, what: str = "file") -> object:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = " ".join(str(getattr(exc, "problem", None) or "invalid YAML").split())
         raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
+
+
+def require_regular_file(path: str | Path, what: str = "config file") -> None:
+    """A FIFO or device would block the reader (and a reload holding its lock): refused."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # reading it says what is wrong
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{what} {path} is not a regular file")
+
+
+def readable_by_others(path: str | Path) -> int | None:
+    """The permission bits of a file that its group or others may read, else None (also
+    when it cannot be inspected: reading it says what is wrong)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return mode & 0o777 if mode & 0o077 else None

@@ -7,9 +7,7 @@ Every error is a `ConfigError` whose message starts with the file name and the k
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import stat
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -17,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
-from dts_exporter.base.documents import read_document
+from dts_exporter.base.documents import read_document, readable_by_others, require_regular_file
 from dts_exporter.base.errors import ConfigError
 from dts_exporter.config.keys import Key, declarations, key_names
 from dts_exporter.config.model import Config, CredentialsConfig, JobConfig
@@ -30,12 +28,7 @@ TOP_LEVEL_KEYS = key_names(Config)
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a YAML (or JSON) config file."""
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        regular = True  # reading it says what is wrong
-    if not regular:  # a FIFO would block the reader, and a reload holding its lock
-        raise ConfigError(f"config file {path} is not a regular file")
+    require_regular_file(path)
     return parse_config(read_document(path), source=str(path))
 
 
@@ -52,14 +45,11 @@ def secret_file_warnings(path: str | Path, config: Config) -> list[str]:
     """A config file holding a secret should be readable by its owner only."""
     if not (config.credentials.access_key_secret or config.credentials.security_token):
         return []
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return []
-    if mode & 0o077:
+    mode = readable_by_others(path)
+    if mode is not None:
         return [
             f"{path} holds an AccessKey secret but is readable by group or others "
-            f"(mode {mode & 0o777:o}); run chmod 600 {path}"
+            f"(mode {mode:o}); run chmod 600 {path}"
         ]
     return []
 
