@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from dts_exporter.collection.fanout import STILL_RUNNING, Collection
 from dts_exporter.collection.targets import Targets
 from dts_exporter.config import Config, JobConfig
 from dts_exporter.selfmetrics import ApiStats
-from dts_exporter.wire import transport
+from dts_exporter.wire import deadline, transport
 from dts_exporter.wire.client import DtsClient
 from tests.conftest import DEMO_CREDS, DEMO_ENV
 from tests.procs import Process, free_port
@@ -375,3 +376,55 @@ def test_bodies_read_at_once_share_a_budget(monkeypatch: pytest.MonkeyPatch) -> 
         assert budget.take(2 * 2**20)  # all of it back
     finally:
         server.close()
+
+
+class _Conn:
+    """Stands in for a urllib3 connection: its socket, and how often it was closed."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _wait_fired(watch: deadline.Watch) -> None:
+    for _ in range(200):
+        if watch.fired:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the watchdog never fired")
+
+
+def test_a_connection_back_in_the_pool_is_never_cut_by_its_old_call() -> None:
+    """urllib3 hands a connection back to the pool when the body's last byte is read,
+    before the call is over; a deadline firing then must not shut down the socket that
+    another call may already be using (the soak saw `'NoneType' object has no attribute
+    'sendall'` from exactly that)."""
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        conn = _Conn(mine)
+        watch = deadline.WATCHDOG.arm(time.monotonic() + 0.05)
+        deadline.WATCHDOG.use(watch, conn)  # type: ignore[arg-type]
+        deadline._returned(conn)  # type: ignore[arg-type]  # back in the pool, call not over
+        _wait_fired(watch)
+        theirs.sendall(b"x")
+        assert mine.recv(1) == b"x"  # not shut down
+        assert conn.closed == 0
+        assert deadline.WATCHDOG.disarm(watch)  # the call itself still reads as cut
+        assert conn.closed == 0  # but what the pool holds is not closed under another call
+
+
+def test_a_connection_whose_call_was_cut_is_closed_before_the_pool_lends_it() -> None:
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        conn = _Conn(mine)
+        watch = deadline.WATCHDOG.arm(time.monotonic() - 1.0)
+        deadline.WATCHDOG.use(watch, conn)  # type: ignore[arg-type]
+        _wait_fired(watch)
+        deadline._returned(conn)  # type: ignore[arg-type]
+        assert conn.closed == 1
+        assert mine.recv(1) == b""  # shut down by the deadline
+        deadline.WATCHDOG.disarm(watch)
+        assert conn.closed == 1  # not closed a second time: the pool has it now

@@ -16,12 +16,15 @@ import itertools
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 
 class Watch:
@@ -37,15 +40,20 @@ class Watch:
 
 
 class _Watchdog:
-    """One daemon thread that shuts down the sockets of calls past their deadline. A call
-    disarms its watch (under the lock) before its connection goes back to the pool, so a
-    socket another call reuses is never touched."""
+    """One daemon thread that shuts down the sockets of calls past their deadline. A
+    connection leaves its call's watch (under the lock) when it goes back to the pool,
+    which urllib3 may do as soon as the body's last byte is read, before the call is
+    over: so a socket another call reuses is never cut, and a connection whose call was
+    cut is closed before another call can take it (`release`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._heap: list[tuple[float, int, Watch]] = []
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        # id(connection) -> the watches holding it (a connection kept alive serves one
+        # call after another, but belongs to one at a time)
+        self._holding: dict[int, list[Watch]] = {}
 
     def arm(self, deadline: float) -> Watch:
         watch = Watch(deadline)
@@ -67,8 +75,19 @@ class _Watchdog:
             # The socket itself: a response that closes its connection keeps reading
             # from the socket after the connection has let go of it.
             watch.conns.append((conn, sock))
+            self._holding.setdefault(id(conn), []).append(watch)
             if watch.fired:
                 _cut(sock)
+
+    def release(self, conn: object) -> bool:
+        """`conn` goes back to the pool: no watch holds it any more. True if its call was
+        cut by the deadline (its socket is shut down: the caller closes it)."""
+        with self._lock:
+            for watch in self._holding.pop(id(conn), ()):
+                watch.conns = [(c, sock) for c, sock in watch.conns if c is not conn]
+                if watch.fired:
+                    return True
+            return False
 
     def disarm(self, watch: Watch) -> bool:
         """Stop watching; True if the deadline had already cut the call (its connections
@@ -77,6 +96,12 @@ class _Watchdog:
             watch.done = True
             conns, watch.conns = watch.conns, []
             fired = watch.fired
+            for conn, _ in conns:
+                holders = self._holding.get(id(conn))
+                if holders is not None:
+                    holders[:] = [w for w in holders if w is not watch]
+                    if not holders:
+                        del self._holding[id(conn)]
         if fired:
             for conn, _ in conns:
                 with contextlib.suppress(Exception):
@@ -141,12 +166,28 @@ class _HTTPSConnection(_Watched, HTTPSConnection):
         return super().getresponse()
 
 
+def _returned(conn: BaseHTTPConnection | None) -> None:
+    """A connection going back to its pool leaves its call's watch; if the deadline cut
+    that call, the connection is closed first (the next call taking it opens a new one)."""
+    if conn is not None and WATCHDOG.release(conn):
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 class _HTTPPool(HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _returned(conn)
+        super()._put_conn(conn)
 
 
 class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _returned(conn)
+        super()._put_conn(conn)
 
 
 class Adapter(HTTPAdapter):
