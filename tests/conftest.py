@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,20 @@ def make_snapshot(
         results=tuple(results),
         duration_seconds=duration_seconds,
     )
+
+
+def cli_env(monkeypatch: pytest.MonkeyPatch, home: Path, unset: Sequence[str]) -> Iterator[None]:
+    """For a fixture to `yield from`: the demo's credentials, `home` as HOME, no ECS
+    metadata, the `unset` variables gone; the root logger's handlers and level restored
+    afterwards (commands set up logging on click's captured stderr)."""
+    for name, value in DEMO_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -4,7 +4,6 @@ secrets and keys, a FIFO given as a config file, and bcrypt guessing bounded."""
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import shutil
 import socket
@@ -27,7 +26,7 @@ from dts_exporter.selfmetrics import ApiStats
 from dts_exporter.simulator import DEMO_JOBS, start_simulator
 from dts_exporter.web import ExporterServer
 from dts_exporter.webconfig import WebConfig, load_web_config, parse_web_config
-from tests.conftest import DEMO_ENV
+from tests.conftest import DEMO_ENV, cli_env
 from tests.pki import ALICE_HASH, Pki
 
 JOB = DEMO_JOBS[0].job_id
@@ -35,17 +34,9 @@ JOB = DEMO_JOBS[0].job_id
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name, value in DEMO_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-    for name in ("DTS_EXPORTER_LOG_LEVEL", "DTS_EXPORTER_WEB_CONFIG_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()  # commands set up logging on click's captured stderr
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    yield from cli_env(
+        monkeypatch, tmp_path, ("DTS_EXPORTER_LOG_LEVEL", "DTS_EXPORTER_WEB_CONFIG_FILE")
+    )
 
 
 def _web(tmp_path: Path, pki: Pki, key_mode: int, **tls: str) -> Path:

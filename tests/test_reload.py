@@ -3,7 +3,6 @@ auth when a web config sets it, reloads coalesced, and no thread left behind per
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,23 +15,15 @@ from click.testing import CliRunner
 from dts_exporter import cli, lifecycle, startup
 from dts_exporter.cli import common, exporter
 from dts_exporter.lifecycle import Runtime
-from tests.conftest import DEMO_ENV
+from tests.conftest import cli_env
 from tests.pki import ALICE_HASH
 
 
 @pytest.fixture(autouse=True)
 def _serve_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name, value in DEMO_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-    for name in ("DTS_EXPORTER_LOG_LEVEL", "DTS_EXPORTER_WEB_ENABLE_LIFECYCLE"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()  # commands set up logging on click's captured stderr
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    yield from cli_env(
+        monkeypatch, tmp_path, ("DTS_EXPORTER_LOG_LEVEL", "DTS_EXPORTER_WEB_ENABLE_LIFECYCLE")
+    )
 
 
 def write_config(path: Path, *jobs: str) -> Path:
